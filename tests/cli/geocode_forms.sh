@@ -18,10 +18,11 @@ expect_eq "g6 outside" "$(q "select placement||' '||coalesce(ward_code,'-') from
 expect_eq "g7 outside without --snap" "$(q "select placement from incidents where record_id='g7'")" "outside_area"
 expect_eq "geometry of g1" "$(q "select count(*) from incidents where record_id='g1'")" "1"
 
-# data.police.uk: anti-social behaviour without id kept; a reused Crime ID with other fields kept; an identical
-# row rejected as a duplicate; a row without location rejected as no_location.
-expect_eq "police.uk rows kept" "$(q "select count(*) from incidents where source_file like '%police.csv'")" "3"
-expect_eq "police.uk rejects" "$(q "select group_concat(reason||'@'||source_line, ' ') from (select * from rejects where source_file like '%police.csv' order by source_line)")" "duplicate_id@5 no_location@6"
+# data.police.uk: anti-social behaviour without id kept; a reused Crime ID kept and flagged, even on an identical
+# row (data.police.uk counts each row); a row without location rejected as no_location.
+expect_eq "police.uk rows kept" "$(q "select count(*) from incidents where source_file like '%police.csv'")" "4"
+expect_eq "repeated Crime IDs flagged" "$(q "select group_concat(source_line) from incidents where repeated_id=1")" "4,5"
+expect_eq "police.uk rejects" "$(q "select group_concat(reason||'@'||source_line, ' ') from (select * from rejects where source_file like '%police.csv' order by source_line)")" "no_location@6"
 
 # Intelligence: grading parsed; bad grading rejected with the field named.
 expect_eq "i1" "$(q "select source_evaluation||intelligence_assessment||handling_code||' '||ward_code||' '||ocg_ref from intelligence where record_id='i1'")" "11P E05000001 OCG-01"
@@ -31,7 +32,7 @@ expect_eq "intel rejects" "$(q "select group_concat(field, ' ') from (select fie
 
 # Accounting per input, and read = placed + outside + rejected.
 expect_eq "runs" "$(q "select group_concat(format||':'||records_read||'='||placed||'+'||outside_area||'+'||rejected, ' ') from runs")" \
-  "generic:7=5+2+0 police.uk:5=3+0+2 intelligence:6=3+0+3"
+  "generic:7=5+2+0 police.uk:5=4+0+1 intelligence:6=3+0+3"
 expect_eq "accounting" "$(q "select count(*) from runs where records_read != placed + outside_area + rejected")" "0"
 expect_eq "wards layer" "$(q "select count(*) from wards")" "2"
 expect_eq "beats layer" "$(q "select group_concat(beat_code) from beats")" "ASP_B1,ASP_B2"
