@@ -7,6 +7,7 @@
  */
 #include "context.h"
 #include "geocode.h"
+#include "density.h"
 
 #include <cpl_conv.h>
 #include <cpl_string.h>
@@ -32,9 +33,20 @@ static int run_geocode(hm_ctx *ctx, int argc, char **argv)
     return status;
 }
 
+static int run_density(hm_ctx *ctx, int argc, char **argv)
+{
+    hm_density_options *options = NULL;
+    int status = hm_density_options_new(ctx, argc, argv, &options);
+    if (status == HM_OK) status = hm_density(ctx, options, NULL, NULL);
+    hm_density_options_free(options);
+    return status;
+}
+
 static const hm_command commands[] = {
     {"geocode", "geocode -o OUT.gpkg --wards WARDS [--beats BEATS] [options] INPUT... [--intel FILE]",
      "place incidents and intelligence records in their ward and beat; write a GeoPackage", run_geocode},
+    {"density", "density IN -o OUT.tif [--radius M] [--cell M] [--kernel K] [--weight W] [--compat qgis] [options]",
+     "harm density surface (exact kernel density, or QGIS's heatmap) as a Cloud Optimized GeoTIFF", run_density},
 };
 
 static void print_help(FILE *out)

@@ -1,0 +1,1373 @@
+/* density.c - see density.h. The computation itself is in kde.c; this file is the input, the checks and the
+ * GeoTIFF. */
+#include "density.h"
+
+#include "argv.h"
+#include "kde.h"
+
+#include <cpl_conv.h>
+#include <cpl_string.h>
+#include <cpl_vsi.h>
+#include <errno.h>
+#include <gdal_alg.h>
+#include <gdal_utils.h>
+#include <math.h>
+#include <ogr_api.h>
+#include <ogr_srs_api.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#define HM_DENSITY_EPSG 27700
+#define HM_DEFAULT_MAX_MEMORY (2.0 * 1024 * 1024 * 1024)
+
+typedef enum radius_rule { RADIUS_FIXED, RADIUS_SILVERMAN, RADIUS_ARCGIS } radius_rule;
+typedef enum extent_kind { EXTENT_POINTS, EXTENT_BOX, EXTENT_LAYER } extent_kind;
+
+struct hm_density_options {
+    const char *input;
+    const char *output;
+    char *layers_text; /* owned copy of --layers, cut at the commas into `layers` */
+    hm_string_list layers;
+    int layers_given;
+    double radius_m;
+    radius_rule rule;
+    const char *radius_field;
+    double cell_m;
+    hm_kernel kernel;
+    double decay;
+    const char *weight_field; /* NULL: count (one per point) */
+    hm_kde_output values;
+    extent_kind extent;
+    double box[4];
+    const char *extent_layer;
+    const char *boundaries;
+    int compat_qgis;
+    const char *date_from, *date_to, *date_field;
+    long from_key, to_key; /* yyyymmdd */
+    char **creation_options;
+    char **open_options;
+    double max_memory_bytes;
+    int threads;
+    const char *difference_a, *difference_b;
+    hm_verbosity verbosity;
+};
+
+static void print_help(void)
+{
+    printf("Usage: harmmap density IN -o OUT.tif [options]\n"
+           "       harmmap density --difference A.tif B.tif -o D.tif\n\n"
+           "A kernel density surface of weighted points as a Cloud Optimized GeoTIFF (Float32, EPSG:27700).\n"
+           "IN is harmmap's GeoPackage (layers incidents, intelligence) or any OGR point source.\n\n"
+           "  -o FILE                  output GeoTIFF (written atomically)\n"
+           "  --layers A,B             point layers to read (default incidents,intelligence, those present;\n"
+           "                           a source with a single layer uses it)\n"
+           "  --radius METRES|silverman|arcgis\n"
+           "                           kernel radius (default 500), or a bandwidth rule computed from the points\n"
+           "  --radius-field FIELD     per-record radius in metres\n"
+           "  --cell METRES            cell size (default 25)\n"
+           "  --kernel NAME            quartic (default), triangular, uniform, triweight, epanechnikov\n"
+           "  --decay RATIO            triangular kernel: value at the radius (default 0), as in QGIS\n"
+           "  --weight harm|count|FIELD  weight of a record (default count: 1 each)\n"
+           "  --output raw|scaled      raw kernel sums (default), or scaled so the surface integrates to the\n"
+           "                           total weight (each kernel divided by its integral over the disc)\n"
+           "  --extent wards|beats|xmin,ymin,xmax,ymax\n"
+           "                           grid extent (widened to whole cells; default: the points plus the radius);\n"
+           "                           wards or beats also set cells outside the polygons to nodata\n"
+           "  --boundaries FILE        where the wards or beats layer is (default IN)\n"
+           "  --compat qgis            reproduce QGIS 3.22's Heatmap raster (its grid and arithmetic; raw only)\n"
+           "  --from DATE --to DATE    records dated within [from, to] (YYYY, YYYY-MM or YYYY-MM-DD)\n"
+           "  --date-field FIELD       date field (default date)\n"
+           "  --threads N              threads (default: all processors); results do not depend on it\n"
+           "  --max-memory SIZE        refuse grids needing more (default 2G; K, M, G suffixes, plain = MiB)\n"
+           "  -co NAME=VALUE           GDAL COG creation option (default COMPRESS=DEFLATE, BLOCKSIZE=512)\n"
+           "  --oo NAME=VALUE          GDAL open option for IN\n"
+           "  --difference A.tif B.tif write B - A (same grid) to -o\n"
+           "  -q, --quiet / --verbose  less or more on stderr\n");
+}
+
+/* ---- option parsing ---------------------------------------------------------------------------------------- */
+
+/* "2023", "2023-04" or "2023-04-17" (also with '/') to yyyymmdd; upper picks the last day of a year or month. A
+ * time after the day ("T12:00", " 12:00") is ignored. Returns 0 when the text is not such a date. */
+static int parse_date_key(const char *text, int upper, long *key)
+{
+    int year = 0, month = 0, day = 0, n = 0;
+    const char *p = text;
+    while (*p == ' ') p++;
+    for (n = 0; n < 4; n++, p++) {
+        if (*p < '0' || *p > '9') return 0;
+        year = year * 10 + (*p - '0');
+    }
+    if (*p == '-' || *p == '/') {
+        p++;
+        if (p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9') return 0;
+        month = (p[0] - '0') * 10 + (p[1] - '0');
+        p += 2;
+        if (*p == '-' || *p == '/') {
+            p++;
+            if (p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9') return 0;
+            day = (p[0] - '0') * 10 + (p[1] - '0');
+            p += 2;
+        }
+    }
+    if (*p != '\0' && *p != 'T' && *p != ' ') return 0;
+    if (month > 12 || day > 31 || (month == 0 && day != 0) || year == 0) return 0;
+    if (month == 0) month = upper ? 12 : 1;
+    if (day == 0) day = upper ? 31 : 1;
+    if (month < 1 || day < 1) return 0;
+    *key = (long)year * 10000 + month * 100 + day;
+    return 1;
+}
+
+/* "512M", "2G", "1.5G", "65536K", plain number = MiB. */
+static int parse_memory(hm_ctx *ctx, const char *text, double *bytes)
+{
+    char *end = NULL;
+    errno = 0;
+    double value = strtod(text, &end);
+    if (end == text || errno == ERANGE || !(value > 0) || !isfinite(value))
+        return hm_error(ctx, HM_EINVAL, "--max-memory '%s': expected a size such as 512M or 4G", text);
+    double unit = 1024.0 * 1024;
+    if (*end == 'K' || *end == 'k') unit = 1024, end++;
+    else if (*end == 'M' || *end == 'm') unit = 1024.0 * 1024, end++;
+    else if (*end == 'G' || *end == 'g') unit = 1024.0 * 1024 * 1024, end++;
+    else if (*end == 'T' || *end == 't') unit = 1024.0 * 1024 * 1024 * 1024, end++;
+    if (*end == 'B' || *end == 'b') end++;
+    if (*end != '\0') return hm_error(ctx, HM_EINVAL, "--max-memory '%s': expected a size such as 512M or 4G", text);
+    *bytes = value * unit;
+    return HM_OK;
+}
+
+static void format_bytes(double bytes, char *buffer, size_t size)
+{
+    if (bytes >= 1024.0 * 1024 * 1024) snprintf(buffer, size, "%.1f GiB", bytes / (1024.0 * 1024 * 1024));
+    else if (bytes >= 1024.0 * 1024) snprintf(buffer, size, "%.1f MiB", bytes / (1024.0 * 1024));
+    else snprintf(buffer, size, "%.0f KiB", ceil(bytes / 1024.0));
+}
+
+void hm_density_options_free(hm_density_options *options)
+{
+    if (!options) return;
+    free(options->layers_text);
+    hm_string_list_free(&options->layers);
+    CSLDestroy(options->creation_options);
+    CSLDestroy(options->open_options);
+    free(options);
+}
+
+static int parse_box(hm_ctx *ctx, const char *text, double box[4])
+{
+    char *copy = strdup(text);
+    if (!copy) return hm_error(ctx, HM_ENOMEM, "out of memory");
+    int count = 0, status = HM_OK;
+    char *save = NULL;
+    for (char *part = strtok_r(copy, ",", &save); part && status == HM_OK; part = strtok_r(NULL, ",", &save)) {
+        if (count == 4) {
+            count++;
+            break;
+        }
+        status = hm_arg_double(ctx, "--extent", part, &box[count++]);
+    }
+    free(copy);
+    if (status != HM_OK) return status;
+    if (count != 4 || !(box[0] < box[2]) || !(box[1] < box[3]))
+        return hm_error(ctx, HM_EINVAL,
+                        "--extent '%s': expected wards, beats or xmin,ymin,xmax,ymax in metres (EPSG:27700) with "
+                        "xmin < xmax and ymin < ymax",
+                        text);
+    return HM_OK;
+}
+
+int hm_density_options_new(hm_ctx *ctx, int argc, char **argv, hm_density_options **out)
+{
+    *out = NULL;
+    hm_density_options *o = calloc(1, sizeof *o);
+    if (!o) return hm_error(ctx, HM_ENOMEM, "out of memory");
+    o->radius_m = 500;
+    o->rule = RADIUS_FIXED;
+    o->cell_m = 25;
+    o->kernel = HM_KERNEL_QUARTIC;
+    o->values = HM_KDE_RAW;
+    o->extent = EXTENT_POINTS;
+    o->date_field = "date";
+    o->max_memory_bytes = HM_DEFAULT_MAX_MEMORY;
+    o->verbosity = hm_ctx_verbosity(ctx);
+    int status = HM_OK, decay_given = 0;
+    for (int i = 1; i < argc && status == HM_OK; i++) {
+        const char *a = argv[i], *v = NULL;
+        int got;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            print_help();
+            hm_density_options_free(o);
+            return HM_OK;
+        }
+        if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+            o->verbosity = HM_QUIET;
+            continue;
+        }
+        if (strcmp(a, "--verbose") == 0) {
+            o->verbosity = HM_VERBOSE;
+            continue;
+        }
+        if (strcmp(a, "--difference") == 0) {
+            if (i + 2 >= argc) {
+                status = hm_error(ctx, HM_EINVAL, "--difference needs two rasters: --difference A.tif B.tif");
+                break;
+            }
+            o->difference_a = argv[++i];
+            o->difference_b = argv[++i];
+            continue;
+        }
+#define OPTION(name) ((got = hm_arg_value(ctx, argc, argv, &i, name, &v)) != 0)
+        if (OPTION("-o")) {
+            if (got < 0) status = got;
+            else o->output = v;
+        } else if (got == 0 && OPTION("--layers")) {
+            if (got < 0) {
+                status = got;
+                break;
+            }
+            free(o->layers_text);
+            hm_string_list_free(&o->layers);
+            o->layers_text = strdup(v);
+            if (!o->layers_text) {
+                status = hm_error(ctx, HM_ENOMEM, "out of memory");
+                break;
+            }
+            char *save = NULL;
+            for (char *name = strtok_r(o->layers_text, ",", &save); name && status == HM_OK;
+                 name = strtok_r(NULL, ",", &save))
+                status = hm_string_list_push(ctx, &o->layers, name);
+            if (status == HM_OK && o->layers.count == 0)
+                status = hm_error(ctx, HM_EINVAL, "--layers '%s': give one or more layer names, comma-separated", v);
+            o->layers_given = 1;
+        } else if (got == 0 && OPTION("--radius")) {
+            if (got < 0) status = got;
+            else if (strcmp(v, "silverman") == 0) o->rule = RADIUS_SILVERMAN;
+            else if (strcmp(v, "arcgis") == 0) o->rule = RADIUS_ARCGIS;
+            else {
+                o->rule = RADIUS_FIXED;
+                status = hm_arg_double(ctx, "--radius", v, &o->radius_m);
+                if (status == HM_OK && !(o->radius_m > 0))
+                    status = hm_error(ctx, HM_EINVAL,
+                                      "--radius %s: the radius must be a positive number of metres (or silverman, "
+                                      "arcgis)",
+                                      v);
+            }
+        } else if (got == 0 && OPTION("--radius-field")) {
+            if (got < 0) status = got;
+            else o->radius_field = v;
+        } else if (got == 0 && OPTION("--cell")) {
+            if (got < 0) status = got;
+            else {
+                status = hm_arg_double(ctx, "--cell", v, &o->cell_m);
+                if (status == HM_OK && !(o->cell_m > 0))
+                    status = hm_error(ctx, HM_EINVAL, "--cell %s: the cell size must be a positive number of metres",
+                                      v);
+            }
+        } else if (got == 0 && OPTION("--kernel")) {
+            if (got < 0) status = got;
+            else {
+                int kernel = hm_kernel_from_name(v);
+                if (kernel < 0)
+                    status = hm_error(ctx, HM_EINVAL,
+                                      "--kernel %s: unknown kernel; use quartic, triangular, uniform, triweight or "
+                                      "epanechnikov",
+                                      v);
+                else o->kernel = (hm_kernel)kernel;
+            }
+        } else if (got == 0 && OPTION("--decay")) {
+            if (got < 0) status = got;
+            else {
+                status = hm_arg_double(ctx, "--decay", v, &o->decay);
+                decay_given = 1;
+                if (status == HM_OK && !(o->decay >= -100 && o->decay <= 100))
+                    status = hm_error(ctx, HM_EINVAL, "--decay %s: must be between -100 and 100, as in QGIS", v);
+            }
+        } else if (got == 0 && OPTION("--weight")) {
+            if (got < 0) status = got;
+            else o->weight_field = strcmp(v, "count") == 0 ? NULL : v;
+        } else if (got == 0 && OPTION("--output")) {
+            if (got < 0) status = got;
+            else if (strcmp(v, "raw") == 0) o->values = HM_KDE_RAW;
+            else if (strcmp(v, "scaled") == 0) o->values = HM_KDE_SCALED;
+            else status = hm_error(ctx, HM_EINVAL, "--output %s: use raw or scaled (the output file is -o FILE)", v);
+        } else if (got == 0 && OPTION("--extent")) {
+            if (got < 0) status = got;
+            else if (strchr(v, ',')) {
+                o->extent = EXTENT_BOX;
+                status = parse_box(ctx, v, o->box);
+            } else {
+                o->extent = EXTENT_LAYER;
+                o->extent_layer = v;
+            }
+        } else if (got == 0 && OPTION("--boundaries")) {
+            if (got < 0) status = got;
+            else o->boundaries = v;
+        } else if (got == 0 && OPTION("--compat")) {
+            if (got < 0) status = got;
+            else if (strcmp(v, "qgis") == 0) o->compat_qgis = 1;
+            else status = hm_error(ctx, HM_EINVAL, "--compat %s: the only compatibility mode is qgis", v);
+        } else if (got == 0 && OPTION("--from")) {
+            if (got < 0) status = got;
+            else if (!parse_date_key(v, 0, &o->from_key))
+                status = hm_error(ctx, HM_EINVAL, "--from %s: expected a date YYYY, YYYY-MM or YYYY-MM-DD", v);
+            else o->date_from = v;
+        } else if (got == 0 && OPTION("--to")) {
+            if (got < 0) status = got;
+            else if (!parse_date_key(v, 1, &o->to_key))
+                status = hm_error(ctx, HM_EINVAL, "--to %s: expected a date YYYY, YYYY-MM or YYYY-MM-DD", v);
+            else o->date_to = v;
+        } else if (got == 0 && OPTION("--date-field")) {
+            if (got < 0) status = got;
+            else o->date_field = v;
+        } else if (got == 0 && OPTION("--threads")) {
+            long threads = 0;
+            if (got < 0) status = got;
+            else if ((status = hm_arg_long(ctx, "--threads", v, &threads)) == HM_OK) {
+                if (threads < 0 || threads > 1024)
+                    status = hm_error(ctx, HM_EINVAL, "--threads %s: use 0 (all processors) to 1024", v);
+                o->threads = (int)threads;
+            }
+        } else if (got == 0 && OPTION("--max-memory")) {
+            if (got < 0) status = got;
+            else status = parse_memory(ctx, v, &o->max_memory_bytes);
+        } else if (got == 0 && OPTION("-co")) {
+            if (got < 0) status = got;
+            else if (!strchr(v, '='))
+                status = hm_error(ctx, HM_EINVAL, "-co %s: creation options are NAME=VALUE (GDAL COG driver)", v);
+            else o->creation_options = CSLAddString(o->creation_options, v);
+        } else if (got == 0 && OPTION("--oo")) {
+            if (got < 0) status = got;
+            else if (!strchr(v, '='))
+                status = hm_error(ctx, HM_EINVAL, "--oo %s: open options are NAME=VALUE (GDAL driver of IN)", v);
+            else o->open_options = CSLAddString(o->open_options, v);
+        } else if (got < 0) {
+            status = got;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            status = hm_error(ctx, HM_EINVAL, "unknown option %s (see 'harmmap help density')", a);
+        } else if (!o->input) {
+            o->input = a;
+        } else {
+            status = hm_error(ctx, HM_EINVAL, "unexpected argument '%s': density reads one source (IN = %s)", a,
+                              o->input);
+        }
+#undef OPTION
+    }
+    if (status == HM_OK && !o->output)
+        status = hm_error(ctx, HM_EINVAL, "no output file: give -o OUT.tif");
+    if (status == HM_OK && o->difference_a && o->input)
+        status = hm_error(ctx, HM_EINVAL, "--difference reads two rasters and no IN ('%s'): drop one of them",
+                          o->input);
+    if (status == HM_OK && !o->difference_a && !o->input)
+        status = hm_error(ctx, HM_EINVAL, "no input: give the points to map (harmmap density IN -o OUT.tif)");
+    if (status == HM_OK && o->radius_field && o->rule != RADIUS_FIXED)
+        status = hm_error(ctx, HM_EINVAL, "--radius-field and a bandwidth rule (--radius %s) exclude each other",
+                          o->rule == RADIUS_SILVERMAN ? "silverman" : "arcgis");
+    if (status == HM_OK && o->compat_qgis && o->values == HM_KDE_SCALED)
+        status = hm_error(ctx, HM_EINVAL,
+                          "--compat qgis gives raw values only: QGIS 3.22's scaled quartic is 7.25 times too large "
+                          "(fixed upstream in 2025) and is not reproduced; drop --output scaled, or drop --compat "
+                          "for an exact scaled surface");
+    if (status == HM_OK && o->compat_qgis && o->extent != EXTENT_POINTS)
+        status = hm_error(ctx, HM_EINVAL,
+                          "--compat qgis uses QGIS's own grid (the points' extent plus the radius): drop --extent");
+    if (status == HM_OK && o->date_from && o->date_to && o->from_key > o->to_key)
+        status = hm_error(ctx, HM_EINVAL, "--from %s is after --to %s", o->date_from, o->date_to);
+    if (status == HM_OK && decay_given && o->kernel != HM_KERNEL_TRIANGULAR)
+        status = hm_error(ctx, HM_EINVAL, "--decay applies to the triangular kernel only (--kernel triangular)");
+    if (status == HM_OK && o->kernel == HM_KERNEL_TRIANGULAR && o->values == HM_KDE_SCALED && !(o->decay > -0.5))
+        status = hm_error(ctx, HM_EINVAL,
+                          "--decay %g with --output scaled: the triangular kernel's integral, pi r^2 (1 + 2 decay) / "
+                          "3, must be positive (decay > -0.5)",
+                          o->decay);
+    if (status != HM_OK) {
+        hm_density_options_free(o);
+        return status;
+    }
+    *out = o;
+    return HM_OK;
+}
+
+/* ---- reading points ---------------------------------------------------------------------------------------- */
+
+typedef struct point_set {
+    double *x, *y, *weight, *radius;
+    size_t count, capacity;
+    int with_radius;
+    size_t rejected_geometry, rejected_weight, rejected_radius, rejected_date_missing, rejected_date_outside;
+    char first_bad_date[64];
+} point_set;
+
+static void point_set_free(point_set *p)
+{
+    free(p->x);
+    free(p->y);
+    free(p->weight);
+    free(p->radius);
+    memset(p, 0, sizeof *p);
+}
+
+static int point_set_push(hm_ctx *ctx, point_set *p, double x, double y, double weight, double radius)
+{
+    if (p->count == p->capacity) {
+        size_t capacity = p->capacity ? p->capacity * 2 : 4096;
+        double *nx = realloc(p->x, capacity * sizeof *nx);
+        if (nx) p->x = nx;
+        double *ny = realloc(p->y, capacity * sizeof *ny);
+        if (ny) p->y = ny;
+        double *nw = realloc(p->weight, capacity * sizeof *nw);
+        if (nw) p->weight = nw;
+        double *nr = p->with_radius ? realloc(p->radius, capacity * sizeof *nr) : NULL;
+        if (nr) p->radius = nr;
+        if (!nx || !ny || !nw || (p->with_radius && !nr))
+            return hm_error(ctx, HM_ENOMEM, "out of memory reading %zu points", p->count);
+        p->capacity = capacity;
+    }
+    p->x[p->count] = x;
+    p->y[p->count] = y;
+    p->weight[p->count] = weight;
+    if (p->with_radius) p->radius[p->count] = radius;
+    p->count++;
+    return HM_OK;
+}
+
+static int is_bng(OGRSpatialReferenceH srs)
+{
+    const char *authority = OSRGetAuthorityName(srs, NULL), *code = OSRGetAuthorityCode(srs, NULL);
+    if (authority && code && EQUAL(authority, "EPSG")) return strcmp(code, "27700") == 0;
+    OGRSpatialReferenceH bng = OSRNewSpatialReference(NULL);
+    OSRImportFromEPSG(bng, HM_DENSITY_EPSG);
+    const char *options[] = {"IGNORE_DATA_AXIS_TO_SRS_AXIS_MAPPING=YES", NULL};
+    int same = OSRIsSameEx(srs, bng, options);
+    OSRDestroySpatialReference(bng);
+    return same;
+}
+
+/* A transformation from the layer's CRS to EPSG:27700, or NULL when none is needed (same CRS, or none given:
+ * then EPSG:27700 is assumed). */
+static int layer_transformation(hm_ctx *ctx, const char *source, OGRLayerH layer, OGRCoordinateTransformationH *out)
+{
+    *out = NULL;
+    OGRSpatialReferenceH srs = OGR_L_GetSpatialRef(layer);
+    if (!srs) {
+        hm_info(ctx, "%s: layer %s has no CRS; taken as British National Grid (EPSG:27700)", source,
+                OGR_L_GetName(layer));
+        return HM_OK;
+    }
+    if (is_bng(srs)) return HM_OK;
+    OGRSpatialReferenceH from = OSRClone(srs), to = OSRNewSpatialReference(NULL);
+    OSRImportFromEPSG(to, HM_DENSITY_EPSG);
+    OSRSetAxisMappingStrategy(from, OAMS_TRADITIONAL_GIS_ORDER);
+    OSRSetAxisMappingStrategy(to, OAMS_TRADITIONAL_GIS_ORDER);
+    *out = OCTNewCoordinateTransformation(from, to);
+    const char *name = OSRGetName(srs);
+    OSRDestroySpatialReference(from);
+    OSRDestroySpatialReference(to);
+    if (!*out)
+        return hm_error(ctx, HM_EPROJ, "%s: layer %s: no transformation from %s to EPSG:27700 (%s)", source,
+                        OGR_L_GetName(layer), name ? name : "its CRS", CPLGetLastErrorMsg());
+    hm_info(ctx, "%s: layer %s is in %s; points transformed to EPSG:27700", source, OGR_L_GetName(layer),
+            name ? name : "another CRS");
+    return HM_OK;
+}
+
+/* A numeric attribute of a feature. Returns 1 with *value set, 0 when NULL/unset, or a negative status when the
+ * value is not a number (a text field whose value is not a number). */
+static int field_number(hm_ctx *ctx, OGRFeatureH feature, int field, const char *what, const char *layer_name,
+                        double *value)
+{
+    if (!OGR_F_IsFieldSetAndNotNull(feature, field)) return 0;
+    OGRFieldDefnH definition = OGR_F_GetFieldDefnRef(feature, field);
+    OGRFieldType type = OGR_Fld_GetType(definition);
+    if (type == OFTReal || type == OFTInteger || type == OFTInteger64) {
+        *value = OGR_F_GetFieldAsDouble(feature, field);
+        return 1;
+    }
+    const char *text = OGR_F_GetFieldAsString(feature, field);
+    char *end = NULL;
+    while (*text == ' ') text++;
+    if (*text == '\0') return 0;
+    errno = 0;
+    *value = strtod(text, &end);
+    while (end && *end == ' ') end++;
+    if (end == text || !end || *end != '\0' || errno == ERANGE)
+        return hm_error(ctx, HM_EFORMAT, "layer %s, feature %lld: %s field %s is '%s', not a number", layer_name,
+                        (long long)OGR_F_GetFID(feature), what, OGR_Fld_GetNameRef(definition), text);
+    return 1;
+}
+
+/* The date of a feature as yyyymmdd, 0 when missing or unreadable. */
+static long feature_date(OGRFeatureH feature, int field, char *bad, size_t bad_size)
+{
+    if (!OGR_F_IsFieldSetAndNotNull(feature, field)) return 0;
+    OGRFieldType type = OGR_Fld_GetType(OGR_F_GetFieldDefnRef(feature, field));
+    if (type == OFTDate || type == OFTDateTime) {
+        int year, month, day, hour, minute, tz;
+        float second;
+        if (OGR_F_GetFieldAsDateTimeEx(feature, field, &year, &month, &day, &hour, &minute, &second, &tz) &&
+            year > 0 && month >= 1 && day >= 1)
+            return (long)year * 10000 + month * 100 + day;
+        return 0;
+    }
+    const char *text = OGR_F_GetFieldAsString(feature, field);
+    long key = 0;
+    if (parse_date_key(text, 0, &key)) return key;
+    if (bad[0] == '\0') snprintf(bad, bad_size, "%s", text);
+    return 0;
+}
+
+typedef struct layer_report {
+    char name[128];
+    size_t points;
+    double weight;
+} layer_report;
+
+static int read_layer(hm_ctx *ctx, const hm_density_options *o, OGRLayerH layer, int required, point_set *points,
+                      layer_report *report)
+{
+    const char *name = OGR_L_GetName(layer);
+    snprintf(report->name, sizeof report->name, "%s", name);
+    OGRwkbGeometryType geometry_type = wkbFlatten(OGR_L_GetGeomType(layer));
+    if (geometry_type != wkbPoint && geometry_type != wkbMultiPoint && geometry_type != wkbUnknown)
+        return hm_error(ctx, HM_EFORMAT, "%s: layer %s holds %s geometries, not points", o->input, name,
+                        OGRGeometryTypeToName(geometry_type));
+    GIntBig feature_count = OGR_L_GetFeatureCount(layer, TRUE);
+    if (feature_count == 0) {
+        if (required)
+            return hm_error(ctx, HM_EINVAL, "%s: layer %s is empty: there is nothing to map", o->input, name);
+        hm_info(ctx, "%s: layer %s is empty", o->input, name);
+        return HM_OK;
+    }
+    OGRFeatureDefnH definition = OGR_L_GetLayerDefn(layer);
+    int weight_field = -1, radius_field = -1, date_field = -1;
+    if (o->weight_field) {
+        weight_field = OGR_FD_GetFieldIndex(definition, o->weight_field);
+        if (weight_field < 0)
+            return hm_error(ctx, HM_EFORMAT, "%s: layer %s has no field '%s' for --weight%s; use --weight count or a "
+                                             "numeric field",
+                            o->input, name, o->weight_field,
+                            strcmp(o->weight_field, "harm") == 0 ? " harm (run the harm model first)" : "");
+        OGRFieldType type = OGR_Fld_GetType(OGR_FD_GetFieldDefn(definition, weight_field));
+        if (type != OFTReal && type != OFTInteger && type != OFTInteger64 && type != OFTString)
+            return hm_error(ctx, HM_EFORMAT, "%s: layer %s: --weight field '%s' is %s, not numeric", o->input, name,
+                            o->weight_field, OGR_GetFieldTypeName(type));
+    }
+    if (o->radius_field) {
+        radius_field = OGR_FD_GetFieldIndex(definition, o->radius_field);
+        if (radius_field < 0)
+            return hm_error(ctx, HM_EFORMAT, "%s: layer %s has no field '%s' for --radius-field", o->input, name,
+                            o->radius_field);
+        OGRFieldType type = OGR_Fld_GetType(OGR_FD_GetFieldDefn(definition, radius_field));
+        if (type != OFTReal && type != OFTInteger && type != OFTInteger64 && type != OFTString)
+            return hm_error(ctx, HM_EFORMAT, "%s: layer %s: --radius-field '%s' is %s, not numeric", o->input, name,
+                            o->radius_field, OGR_GetFieldTypeName(type));
+    }
+    int filter_dates = o->date_from || o->date_to;
+    if (filter_dates) {
+        date_field = OGR_FD_GetFieldIndex(definition, o->date_field);
+        if (date_field < 0)
+            return hm_error(ctx, HM_EFORMAT, "%s: layer %s has no field '%s' for --from/--to (see --date-field)",
+                            o->input, name, o->date_field);
+    }
+    /* Read only the fields used: GDAL then selects only those columns. */
+    char **ignored = CSLAddString(NULL, "OGR_STYLE");
+    for (int f = 0; f < OGR_FD_GetFieldCount(definition); f++)
+        if (f != weight_field && f != radius_field && f != date_field)
+            ignored = CSLAddString(ignored, OGR_Fld_GetNameRef(OGR_FD_GetFieldDefn(definition, f)));
+    OGR_L_SetIgnoredFields(layer, (const char **)ignored);
+    CSLDestroy(ignored);
+
+    OGRCoordinateTransformationH transformation = NULL;
+    int status = layer_transformation(ctx, o->input, layer, &transformation);
+    if (status != HM_OK) return status;
+    size_t first = points->count;
+    OGR_L_ResetReading(layer);
+    OGRFeatureH feature;
+    while (status == HM_OK && (feature = OGR_L_GetNextFeature(layer)) != NULL) {
+        double weight = 1, radius = 0;
+        int got;
+        if (filter_dates) {
+            long key = feature_date(feature, date_field, points->first_bad_date, sizeof points->first_bad_date);
+            if (key == 0) {
+                points->rejected_date_missing++;
+                OGR_F_Destroy(feature);
+                continue;
+            }
+            if ((o->date_from && key < o->from_key) || (o->date_to && key > o->to_key)) {
+                points->rejected_date_outside++;
+                OGR_F_Destroy(feature);
+                continue;
+            }
+        }
+        OGRGeometryH geometry = OGR_F_GetGeometryRef(feature);
+        if (!geometry || OGR_G_IsEmpty(geometry)) {
+            points->rejected_geometry++;
+            OGR_F_Destroy(feature);
+            continue;
+        }
+        OGRwkbGeometryType type = wkbFlatten(OGR_G_GetGeometryType(geometry));
+        if (type != wkbPoint && type != wkbMultiPoint) {
+            status = hm_error(ctx, HM_EFORMAT, "%s: layer %s, feature %lld is a %s: density needs points", o->input,
+                              name, (long long)OGR_F_GetFID(feature), OGRGeometryTypeToName(type));
+            OGR_F_Destroy(feature);
+            break;
+        }
+        if (weight_field >= 0) {
+            got = field_number(ctx, feature, weight_field, "weight", name, &weight);
+            if (got < 0) status = got;
+            else if (got == 0) {
+                points->rejected_weight++;
+                OGR_F_Destroy(feature);
+                continue;
+            } else if (!isfinite(weight) || weight < 0)
+                status = hm_error(ctx, HM_EINVAL,
+                                  "%s: layer %s, feature %lld: weight %s = %g; weights must be finite and >= 0", o->input,
+                                  name, (long long)OGR_F_GetFID(feature), o->weight_field, weight);
+        }
+        if (status == HM_OK && radius_field >= 0) {
+            got = field_number(ctx, feature, radius_field, "radius", name, &radius);
+            if (got < 0) status = got;
+            else if (got == 0) {
+                points->rejected_radius++;
+                OGR_F_Destroy(feature);
+                continue;
+            } else if (!isfinite(radius) || !(radius > 0))
+                status = hm_error(ctx, HM_EINVAL,
+                                  "%s: layer %s, feature %lld: radius %s = %g; a radius must be a positive number of "
+                                  "metres",
+                                  o->input, name, (long long)OGR_F_GetFID(feature), o->radius_field, radius);
+        }
+        if (status == HM_OK) {
+            int parts = type == wkbPoint ? 1 : OGR_G_GetGeometryCount(geometry);
+            for (int k = 0; k < parts && status == HM_OK; k++) {
+                OGRGeometryH point = type == wkbPoint ? geometry : OGR_G_GetGeometryRef(geometry, k);
+                if (OGR_G_IsEmpty(point)) continue;
+                double x = OGR_G_GetX(point, 0), y = OGR_G_GetY(point, 0);
+                if (!isfinite(x) || !isfinite(y))
+                    status = hm_error(ctx, HM_EFORMAT, "%s: layer %s, feature %lld: coordinates are not finite",
+                                      o->input, name, (long long)OGR_F_GetFID(feature));
+                else status = point_set_push(ctx, points, x, y, weight, radius);
+                report->weight += weight;
+            }
+        }
+        OGR_F_Destroy(feature);
+    }
+    if (status == HM_OK && transformation && points->count > first) {
+        size_t n = points->count - first;
+        int *success = malloc(n * sizeof *success);
+        if (!success) status = hm_error(ctx, HM_ENOMEM, "out of memory transforming %zu points", n);
+        else if (!OCTTransformEx(transformation, (int)n, points->x + first, points->y + first, NULL, success))
+            status = hm_error(ctx, HM_EPROJ, "%s: layer %s: transforming to EPSG:27700 failed (%s)", o->input, name,
+                              CPLGetLastErrorMsg());
+        for (size_t k = 0; status == HM_OK && k < n; k++)
+            if (!success[k] || !isfinite(points->x[first + k]) || !isfinite(points->y[first + k]))
+                status = hm_error(ctx, HM_EPROJ, "%s: layer %s: point %zu cannot be transformed to EPSG:27700",
+                                  o->input, name, k + 1);
+        free(success);
+    }
+    if (transformation) OCTDestroyCoordinateTransformation(transformation);
+    report->points = points->count - first;
+    return status;
+}
+
+static int is_csv(const char *path)
+{
+    size_t n = strlen(path);
+    return n > 4 && strcasecmp(path + n - 4, ".csv") == 0;
+}
+
+static int read_points(hm_ctx *ctx, const hm_density_options *o, point_set *points, layer_report **reports,
+                       size_t *report_count)
+{
+    char **open_options = CSLDuplicate(o->open_options);
+    if (is_csv(o->input) && !open_options) {
+        /* A CSV with easting/northing columns (a WKT column is found by OGR itself). */
+        open_options = CSLAddString(open_options, "X_POSSIBLE_NAMES=x,easting,X");
+        open_options = CSLAddString(open_options, "Y_POSSIBLE_NAMES=y,northing,Y");
+        open_options = CSLAddString(open_options, "AUTODETECT_TYPE=YES");
+    }
+    GDALDatasetH source = GDALOpenEx(o->input, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL,
+                                     (const char *const *)open_options, NULL);
+    CSLDestroy(open_options);
+    if (!source)
+        return hm_error(ctx, HM_EIO, "%s: cannot open as a vector source (%s)", o->input, CPLGetLastErrorMsg());
+    int status = HM_OK, layer_count = GDALDatasetGetLayerCount(source);
+    hm_string_list names = {0};
+    int required = o->layers_given;
+    if (o->layers_given) {
+        for (size_t k = 0; k < o->layers.count && status == HM_OK; k++)
+            status = hm_string_list_push(ctx, &names, o->layers.items[k]);
+    } else {
+        const char *defaults[] = {"incidents", "intelligence"};
+        for (int k = 0; k < 2 && status == HM_OK; k++)
+            if (GDALDatasetGetLayerByName(source, defaults[k])) status = hm_string_list_push(ctx, &names, defaults[k]);
+        if (status == HM_OK && names.count == 0) {
+            if (layer_count == 1) {
+                status = hm_string_list_push(ctx, &names, OGR_L_GetName(GDALDatasetGetLayer(source, 0)));
+                required = 1;
+            } else {
+                char list[1024] = "";
+                for (int k = 0; k < layer_count && strlen(list) < sizeof list - 130; k++) {
+                    strcat(list, k ? ", " : "");
+                    strncat(list, OGR_L_GetName(GDALDatasetGetLayer(source, k)), 120);
+                }
+                status = hm_error(ctx, HM_EINVAL,
+                                  "%s has no incidents or intelligence layer and %d layers (%s): choose with --layers",
+                                  o->input, layer_count, list);
+            }
+        }
+    }
+    *reports = calloc(names.count + 1, sizeof **reports);
+    if (status == HM_OK && !*reports) status = hm_error(ctx, HM_ENOMEM, "out of memory");
+    *report_count = 0;
+    for (size_t k = 0; k < names.count && status == HM_OK; k++) {
+        OGRLayerH layer = GDALDatasetGetLayerByName(source, names.items[k]);
+        if (!layer) {
+            char list[1024] = "";
+            for (int n = 0; n < layer_count && strlen(list) < sizeof list - 130; n++) {
+                strcat(list, n ? ", " : "");
+                strncat(list, OGR_L_GetName(GDALDatasetGetLayer(source, n)), 120);
+            }
+            status = hm_error(ctx, HM_EINVAL, "%s has no layer '%s' (layers: %s)", o->input, names.items[k], list);
+            break;
+        }
+        status = read_layer(ctx, o, layer, required, points, &(*reports)[k]);
+        (*report_count)++;
+    }
+    hm_string_list_free(&names);
+    GDALClose(source);
+    return status;
+}
+
+/* ---- grid, mask and memory --------------------------------------------------------------------------------- */
+
+static int boundary_layer(hm_ctx *ctx, const hm_density_options *o, GDALDatasetH *dataset, OGRLayerH *layer)
+{
+    const char *path = o->boundaries ? o->boundaries : o->input;
+    *dataset = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
+    if (!*dataset) return hm_error(ctx, HM_EIO, "--extent %s: cannot open %s (%s)", o->extent_layer, path,
+                                   CPLGetLastErrorMsg());
+    *layer = GDALDatasetGetLayerByName(*dataset, o->extent_layer);
+    if (!*layer) {
+        GDALClose(*dataset);
+        *dataset = NULL;
+        return hm_error(ctx, HM_EINVAL,
+                        "--extent %s: %s has no layer '%s'; give the boundaries with --boundaries FILE, or the "
+                        "extent as xmin,ymin,xmax,ymax",
+                        o->extent_layer, path, o->extent_layer);
+    }
+    OGRwkbGeometryType type = wkbFlatten(OGR_L_GetGeomType(*layer));
+    if (type != wkbPolygon && type != wkbMultiPolygon && type != wkbUnknown) {
+        GDALClose(*dataset);
+        *dataset = NULL;
+        return hm_error(ctx, HM_EFORMAT, "--extent %s: layer %s in %s holds %s geometries, not polygons",
+                        o->extent_layer, o->extent_layer, path, OGRGeometryTypeToName(type));
+    }
+    return HM_OK;
+}
+
+static OGRSpatialReferenceH new_bng(void)
+{
+    OGRSpatialReferenceH bng = OSRNewSpatialReference(NULL);
+    OSRImportFromEPSG(bng, HM_DENSITY_EPSG);
+    OSRSetAxisMappingStrategy(bng, OAMS_TRADITIONAL_GIS_ORDER);
+    return bng;
+}
+
+static int boundary_extent(hm_ctx *ctx, const hm_density_options *o, OGRLayerH layer, double box[4])
+{
+    OGREnvelope envelope;
+    if (OGR_L_GetExtent(layer, &envelope, TRUE) != OGRERR_NONE)
+        return hm_error(ctx, HM_EINVAL, "--extent %s: the layer is empty", o->extent_layer);
+    box[0] = envelope.MinX, box[1] = envelope.MinY, box[2] = envelope.MaxX, box[3] = envelope.MaxY;
+    OGRSpatialReferenceH srs = OGR_L_GetSpatialRef(layer);
+    if (srs && !is_bng(srs)) {
+        OGRSpatialReferenceH from = OSRClone(srs), to = new_bng();
+        OSRSetAxisMappingStrategy(from, OAMS_TRADITIONAL_GIS_ORDER);
+        OGRCoordinateTransformationH ct = OCTNewCoordinateTransformation(from, to);
+        int ok = ct && OCTTransformBounds(ct, box[0], box[1], box[2], box[3], &box[0], &box[1], &box[2], &box[3], 21);
+        if (ct) OCTDestroyCoordinateTransformation(ct);
+        OSRDestroySpatialReference(from);
+        OSRDestroySpatialReference(to);
+        if (!ok) return hm_error(ctx, HM_EPROJ, "--extent %s: cannot transform its extent to EPSG:27700",
+                                 o->extent_layer);
+    }
+    return HM_OK;
+}
+
+static char *bng_wkt(void)
+{
+    OGRSpatialReferenceH bng = new_bng();
+    char *wkt = NULL;
+    OSRExportToWkt(bng, &wkt);
+    OSRDestroySpatialReference(bng);
+    return wkt;
+}
+
+static void grid_geotransform(const hm_kde_grid *g, double transform[6])
+{
+    transform[0] = g->x_min_m;
+    transform[1] = g->cell_m;
+    transform[2] = 0;
+    transform[3] = g->y_max_m;
+    transform[4] = 0;
+    transform[5] = -g->cell_m;
+}
+
+/* Cells inside the layer's polygons (centre inside) get 1. */
+static int rasterize_mask(hm_ctx *ctx, const hm_density_options *o, OGRLayerH layer, const hm_kde_grid *g,
+                          unsigned char *mask)
+{
+    GDALDriverH mem = GDALGetDriverByName("MEM");
+    GDALDatasetH dataset = mem ? GDALCreate(mem, "", (int)g->columns, (int)g->rows, 0, GDT_Byte, NULL) : NULL;
+    if (!dataset) return hm_error(ctx, HM_EGDAL, "cannot create the mask raster (%s)", CPLGetLastErrorMsg());
+    char pointer[64], pixel[32], line[64];
+    memset(pointer, 0, sizeof pointer);
+    snprintf(pointer, sizeof pointer, "DATAPOINTER=");
+    CPLPrintPointer(pointer + strlen(pointer), mask, (int)(sizeof pointer - strlen(pointer) - 1));
+    snprintf(pixel, sizeof pixel, "PIXELOFFSET=1");
+    snprintf(line, sizeof line, "LINEOFFSET=%ld", g->columns);
+    char *band_options[] = {pointer, pixel, line, NULL};
+    memset(mask, 0, (size_t)g->columns * (size_t)g->rows);
+    int status = HM_OK;
+    if (GDALAddBand(dataset, GDT_Byte, band_options) != CE_None)
+        status = hm_error(ctx, HM_EGDAL, "cannot create the mask band (%s)", CPLGetLastErrorMsg());
+    double transform[6];
+    grid_geotransform(g, transform);
+    char *wkt = bng_wkt();
+    GDALSetGeoTransform(dataset, transform);
+    GDALSetProjection(dataset, wkt);
+    CPLFree(wkt);
+    int band = 1;
+    double burn = 1;
+    if (status == HM_OK && GDALRasterizeLayers(dataset, 1, &band, 1, &layer, NULL, NULL, &burn, NULL, NULL, NULL) !=
+                               CE_None)
+        status = hm_error(ctx, HM_EGDAL, "--extent %s: rasterizing the polygons failed (%s)", o->extent_layer,
+                          CPLGetLastErrorMsg());
+    GDALClose(dataset);
+    return status;
+}
+
+/* ---- statistics, metadata and the GeoTIFF ------------------------------------------------------------------ */
+
+typedef struct surface_stats {
+    double minimum, maximum, mean, stddev, sum;
+    size_t valid;
+} surface_stats;
+
+static surface_stats compute_stats(const float *data, size_t cells, float nodata)
+{
+    surface_stats s = {0, 0, 0, 0, 0, 0};
+    double sum = 0, square_sum = 0, minimum = INFINITY, maximum = -INFINITY;
+    for (size_t k = 0; k < cells; k++) {
+        float v = data[k];
+        if (v == nodata || isnan(v)) continue;
+        double d = v;
+        sum += d;
+        square_sum += d * d;
+        if (d < minimum) minimum = d;
+        if (d > maximum) maximum = d;
+        s.valid++;
+    }
+    if (s.valid) {
+        s.minimum = minimum;
+        s.maximum = maximum;
+        s.sum = sum;
+        s.mean = sum / (double)s.valid;
+        double variance = square_sum / (double)s.valid - s.mean * s.mean;
+        s.stddev = variance > 0 ? sqrt(variance) : 0;
+    }
+    return s;
+}
+
+static char **set_metadata(char **list, const char *key, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+static char **set_metadata(char **list, const char *key, const char *format, ...)
+{
+    char value[2048];
+    va_list args;
+    va_start(args, format);
+    vsnprintf(value, sizeof value, format, args);
+    va_end(args);
+    return CSLSetNameValue(list, key, value);
+}
+
+static int resolve_threads(int threads)
+{
+    if (threads > 0) return threads;
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    return online > 0 ? (int)online : 1;
+}
+
+/* Writes data (rows x columns float32, row 0 at the top) as a COG at path, through a temporary file beside it. */
+static int write_cog(hm_ctx *ctx, const hm_density_options *o, const char *path, const hm_kde_grid *g, float *data,
+                     char **metadata, const surface_stats *stats, GDALProgressFunc progress, void *progress_data)
+{
+    GDALDriverH mem = GDALGetDriverByName("MEM");
+    if (!mem || !GDALGetDriverByName("COG"))
+        return hm_error(ctx, HM_EGDAL, "GDAL lacks the MEM or COG driver (GDAL >= 3.1 is needed)");
+    GDALDatasetH dataset = GDALCreate(mem, "", (int)g->columns, (int)g->rows, 0, GDT_Float32, NULL);
+    if (!dataset) return hm_error(ctx, HM_EGDAL, "cannot create the raster in memory (%s)", CPLGetLastErrorMsg());
+    char pointer[64] = "DATAPOINTER=", pixel[32], line[64];
+    CPLPrintPointer(pointer + strlen(pointer), data, (int)(sizeof pointer - strlen(pointer) - 1));
+    snprintf(pixel, sizeof pixel, "PIXELOFFSET=%d", (int)sizeof(float));
+    snprintf(line, sizeof line, "LINEOFFSET=%ld", g->columns * (long)sizeof(float));
+    char *band_options[] = {pointer, pixel, line, NULL};
+    int status = HM_OK;
+    char temporary[4096] = "";
+    if (GDALAddBand(dataset, GDT_Float32, band_options) != CE_None)
+        status = hm_error(ctx, HM_EGDAL, "cannot wrap the surface as a raster band (%s)", CPLGetLastErrorMsg());
+    if (status == HM_OK) {
+        double transform[6];
+        grid_geotransform(g, transform);
+        char *wkt = bng_wkt();
+        GDALSetGeoTransform(dataset, transform);
+        GDALSetProjection(dataset, wkt);
+        CPLFree(wkt);
+        GDALSetMetadata(dataset, metadata, NULL);
+        GDALRasterBandH band = GDALGetRasterBand(dataset, 1);
+        GDALSetRasterNoDataValue(band, HM_KDE_NODATA);
+        if (stats->valid) GDALSetRasterStatistics(band, stats->minimum, stats->maximum, stats->mean, stats->stddev);
+        GDALSetDescription(band, "density");
+    }
+    char **arguments = NULL;
+    if (status == HM_OK) {
+        char threads[32];
+        snprintf(threads, sizeof threads, "NUM_THREADS=%d", resolve_threads(o->threads));
+        const char *defaults[] = {"COMPRESS=DEFLATE", "OVERVIEW_COMPRESS=DEFLATE", "BLOCKSIZE=512",
+                                  "OVERVIEW_RESAMPLING=AVERAGE", "BIGTIFF=IF_SAFER", threads};
+        arguments = CSLAddString(arguments, "-of");
+        arguments = CSLAddString(arguments, "COG");
+        for (size_t k = 0; k < sizeof defaults / sizeof defaults[0]; k++) {
+            char name[64];
+            snprintf(name, sizeof name, "%.*s", (int)(strchr(defaults[k], '=') - defaults[k]), defaults[k]);
+            if (CSLFetchNameValue(o->creation_options, name)) continue; /* the user's -co wins */
+            arguments = CSLAddString(arguments, "-co");
+            arguments = CSLAddString(arguments, defaults[k]);
+        }
+        for (char **option = o->creation_options; option && *option; option++) {
+            arguments = CSLAddString(arguments, "-co");
+            arguments = CSLAddString(arguments, *option);
+        }
+        snprintf(temporary, sizeof temporary, "%s.tmp-%ld.tif", path, (long)getpid());
+        GDALTranslateOptions *options = GDALTranslateOptionsNew(arguments, NULL);
+        if (!options) status = hm_error(ctx, HM_EINVAL, "-co: GDAL rejected the creation options (%s)",
+                                        CPLGetLastErrorMsg());
+        else {
+            if (progress) GDALTranslateOptionsSetProgress(options, progress, progress_data);
+            int usage_error = 0;
+            CPLErrorReset();
+            GDALDatasetH written = GDALTranslate(temporary, dataset, options, &usage_error);
+            GDALTranslateOptionsFree(options);
+            if (!written)
+                status = hm_error(ctx, HM_EIO, "%s: writing the GeoTIFF failed (%s)", path, CPLGetLastErrorMsg());
+            else {
+                CPLErrorReset();
+                GDALClose(written);
+                if (CPLGetLastErrorType() >= CE_Failure)
+                    status = hm_error(ctx, HM_EIO, "%s: closing the GeoTIFF failed (%s)", path, CPLGetLastErrorMsg());
+            }
+        }
+    }
+    CSLDestroy(arguments);
+    GDALClose(dataset);
+    if (status == HM_OK && rename(temporary, path) != 0)
+        status = hm_error(ctx, HM_EIO, "%s: cannot rename %s over it (%s)", path, temporary, strerror(errno));
+    if (status != HM_OK && temporary[0]) VSIUnlink(temporary);
+    return status;
+}
+
+static char **common_metadata(char **md, const hm_kde_grid *g, const surface_stats *stats)
+{
+    md = set_metadata(md, "HARMMAP_VERSION", "%s", hm_version());
+    md = set_metadata(md, "CRS", "EPSG:27700 (British National Grid)");
+    md = set_metadata(md, "CELL_M", "%.17g", g->cell_m);
+    md = set_metadata(md, "GRID", "%ld columns x %ld rows; cell (i, j) centre x = %.17g + (i + 0.5) * %.17g, "
+                                  "y = %.17g - (j + 0.5) * %.17g",
+                      g->columns, g->rows, g->x_min_m, g->cell_m, g->y_max_m, g->cell_m);
+    md = set_metadata(md, "NODATA", "%g", HM_KDE_NODATA);
+    md = set_metadata(md, "STATISTICS_CELLS_VALID", "%zu", stats->valid);
+    md = set_metadata(md, "SURFACE_INTEGRAL", "%.10g", stats->sum * g->cell_m * g->cell_m);
+    return md;
+}
+
+static int check_memory(hm_ctx *ctx, const hm_density_options *o, const hm_kde_grid *g, double needed,
+                        double per_cell)
+{
+    if (needed <= o->max_memory_bytes) return HM_OK;
+    char need[32], limit[32];
+    format_bytes(needed, need, sizeof need);
+    format_bytes(o->max_memory_bytes, limit, sizeof limit);
+    /* The cell size that would fit, for the message: memory is about proportional to the cell count. */
+    double fixed = needed - per_cell * (double)g->columns * (double)g->rows;
+    double suggestion = g->cell_m * sqrt(fmax(needed - fixed, 1) / fmax(o->max_memory_bytes - fixed, 1));
+    return hm_error(ctx, HM_ENOMEM,
+                    "a grid of %ld x %ld cells of %g m needs %s and --max-memory is %s: use a larger --cell (about "
+                    "%.3g m would fit), a smaller --extent, or raise --max-memory",
+                    g->columns, g->rows, g->cell_m, need, limit, ceil(suggestion * 1000) / 1000);
+}
+
+/* ---- the difference of two surfaces ------------------------------------------------------------------------ */
+
+static int run_difference(hm_ctx *ctx, const hm_density_options *o, GDALProgressFunc progress,
+                          hm_density_summary *summary)
+{
+    const char *paths[2] = {o->difference_a, o->difference_b};
+    GDALDatasetH rasters[2] = {NULL, NULL};
+    float *data = NULL, *row = NULL;
+    char **md = NULL;
+    int status = HM_OK;
+    double transforms[2][6];
+    for (int k = 0; k < 2 && status == HM_OK; k++) {
+        rasters[k] = GDALOpen(paths[k], GA_ReadOnly);
+        if (!rasters[k]) status = hm_error(ctx, HM_EIO, "--difference: cannot open %s (%s)", paths[k],
+                                           CPLGetLastErrorMsg());
+        else if (GDALGetRasterCount(rasters[k]) != 1)
+            status = hm_error(ctx, HM_EFORMAT, "--difference: %s has %d bands; a density surface has one", paths[k],
+                              GDALGetRasterCount(rasters[k]));
+        else if (GDALGetGeoTransform(rasters[k], transforms[k]) != CE_None || transforms[k][2] != 0 ||
+                 transforms[k][4] != 0)
+            status = hm_error(ctx, HM_EFORMAT, "--difference: %s has no north-up georeferencing", paths[k]);
+    }
+    hm_kde_grid g = {0, 0, 0, 0, 0};
+    if (status == HM_OK) {
+        int same = GDALGetRasterXSize(rasters[0]) == GDALGetRasterXSize(rasters[1]) &&
+                   GDALGetRasterYSize(rasters[0]) == GDALGetRasterYSize(rasters[1]);
+        for (int k = 0; k < 6; k++) same = same && transforms[0][k] == transforms[1][k];
+        if (!same)
+            status = hm_error(ctx, HM_EINVAL,
+                              "--difference: %s (%d x %d cells at %.10g,%.10g, cell %g) and %s (%d x %d at "
+                              "%.10g,%.10g, cell %g) are not on the same grid: make both with the same --cell and "
+                              "--extent",
+                              paths[0], GDALGetRasterXSize(rasters[0]), GDALGetRasterYSize(rasters[0]),
+                              transforms[0][0], transforms[0][3], transforms[0][1], paths[1],
+                              GDALGetRasterXSize(rasters[1]), GDALGetRasterYSize(rasters[1]), transforms[1][0],
+                              transforms[1][3], transforms[1][1]);
+        g.x_min_m = transforms[0][0];
+        g.y_max_m = transforms[0][3];
+        g.cell_m = transforms[0][1];
+        g.columns = GDALGetRasterXSize(rasters[0]);
+        g.rows = GDALGetRasterYSize(rasters[0]);
+    }
+    if (status == HM_OK) {
+        const char *a_srs = GDALGetProjectionRef(rasters[0]), *b_srs = GDALGetProjectionRef(rasters[1]);
+        OGRSpatialReferenceH a = OSRNewSpatialReference(a_srs), b = OSRNewSpatialReference(b_srs);
+        if (!a || !b || !OSRIsSame(a, b))
+            status = hm_error(ctx, HM_EINVAL, "--difference: %s and %s are not in the same CRS", paths[0], paths[1]);
+        if (a) OSRDestroySpatialReference(a);
+        if (b) OSRDestroySpatialReference(b);
+    }
+    if (status == HM_OK) {
+        /* Parameters that make a difference meaningless when they differ: warn, the user may know better. */
+        const char *keys[] = {"MODE", "KERNEL", "RADIUS_M", "OUTPUT_VALUES", "WEIGHT"};
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+            const char *va = GDALGetMetadataItem(rasters[0], keys[k], NULL);
+            const char *vb = GDALGetMetadataItem(rasters[1], keys[k], NULL);
+            if (va && vb && strcmp(va, vb) != 0)
+                hm_warn(ctx, "--difference: %s differs (%s in %s, %s in %s)", keys[k], va, paths[0], vb, paths[1]);
+        }
+        double needed = 4.0 * (double)g.columns * (double)(g.rows + 1);
+        status = check_memory(ctx, o, &g, needed, 4.0);
+    }
+    if (status == HM_OK) {
+        data = malloc((size_t)g.columns * (size_t)g.rows * sizeof *data);
+        row = malloc((size_t)g.columns * sizeof *row);
+        if (!data || !row) status = hm_error(ctx, HM_ENOMEM, "out of memory for %ld x %ld cells", g.columns, g.rows);
+    }
+    int has_nodata[2] = {0, 0};
+    double nodata[2] = {0, 0};
+    for (int k = 0; k < 2 && status == HM_OK; k++)
+        nodata[k] = GDALGetRasterNoDataValue(GDALGetRasterBand(rasters[k], 1), &has_nodata[k]);
+    for (long j = 0; j < g.rows && status == HM_OK; j++) {
+        float *out = data + j * g.columns;
+        if (GDALRasterIO(GDALGetRasterBand(rasters[0], 1), GF_Read, 0, (int)j, (int)g.columns, 1, out,
+                         (int)g.columns, 1, GDT_Float32, 0, 0) != CE_None ||
+            GDALRasterIO(GDALGetRasterBand(rasters[1], 1), GF_Read, 0, (int)j, (int)g.columns, 1, row,
+                         (int)g.columns, 1, GDT_Float32, 0, 0) != CE_None) {
+            status = hm_error(ctx, HM_EIO, "--difference: reading row %ld failed (%s)", j, CPLGetLastErrorMsg());
+            break;
+        }
+        for (long i = 0; i < g.columns; i++) {
+            int a_missing = (has_nodata[0] && out[i] == (float)nodata[0]) || isnan(out[i]);
+            int b_missing = (has_nodata[1] && row[i] == (float)nodata[1]) || isnan(row[i]);
+            /* QGIS-style surfaces mark "no kernel here" as nodata: that is a zero density, not a missing one, but
+             * only the producer knows; a cell missing in either is missing in the difference. */
+            out[i] = a_missing || b_missing ? (float)HM_KDE_NODATA : (float)((double)row[i] - (double)out[i]);
+        }
+    }
+    if (status == HM_OK) {
+        surface_stats stats = compute_stats(data, (size_t)g.columns * (size_t)g.rows, (float)HM_KDE_NODATA);
+        md = common_metadata(md, &g, &stats);
+        md = set_metadata(md, "MODE", "difference");
+        md = set_metadata(md, "DIFFERENCE", "B - A, cell by cell; nodata where either is nodata");
+        md = set_metadata(md, "DIFFERENCE_A", "%s", paths[0]);
+        md = set_metadata(md, "DIFFERENCE_B", "%s", paths[1]);
+        const char *copied[] = {"KERNEL", "RADIUS_M", "OUTPUT_VALUES", "WEIGHT", "VALUE_FORMULA"};
+        for (size_t k = 0; k < sizeof copied / sizeof copied[0]; k++) {
+            const char *va = GDALGetMetadataItem(rasters[0], copied[k], NULL);
+            const char *vb = GDALGetMetadataItem(rasters[1], copied[k], NULL);
+            char key[64];
+            if (va) {
+                snprintf(key, sizeof key, "A_%s", copied[k]);
+                md = CSLSetNameValue(md, key, va);
+            }
+            if (vb) {
+                snprintf(key, sizeof key, "B_%s", copied[k]);
+                md = CSLSetNameValue(md, key, vb);
+            }
+        }
+        status = write_cog(ctx, o, o->output, &g, data, md, &stats, progress, NULL);
+        if (summary) {
+            summary->columns = g.columns;
+            summary->rows = g.rows;
+            summary->cell_m = g.cell_m;
+            summary->minimum = stats.minimum;
+            summary->maximum = stats.maximum;
+            summary->mean = stats.mean;
+            summary->surface_integral = stats.sum * g.cell_m * g.cell_m;
+        }
+        if (status == HM_OK)
+            hm_info(ctx, "density: wrote %s = %s - %s (%ld x %ld cells, change from %.6g to %.6g)", o->output,
+                    paths[1], paths[0], g.columns, g.rows, stats.minimum, stats.maximum);
+    }
+    for (int k = 0; k < 2; k++)
+        if (rasters[k]) GDALClose(rasters[k]);
+    free(data);
+    free(row);
+    CSLDestroy(md);
+    return status;
+}
+
+/* ---- the command ------------------------------------------------------------------------------------------- */
+
+int hm_density(hm_ctx *ctx, const hm_density_options *o, GDALProgressFunc progress, hm_density_summary *summary)
+{
+    if (!o) return HM_OK; /* --help */
+    hm_verbosity saved_verbosity = hm_ctx_verbosity(ctx);
+    hm_ctx_set_verbosity(ctx, o->verbosity);
+    if (summary) memset(summary, 0, sizeof *summary);
+    if (!progress && o->verbosity != HM_QUIET && isatty(STDERR_FILENO)) progress = GDALTermProgress;
+    if (o->difference_a) {
+        int status = run_difference(ctx, o, progress, summary);
+        hm_ctx_set_verbosity(ctx, saved_verbosity);
+        return status;
+    }
+
+    point_set points;
+    memset(&points, 0, sizeof points);
+    points.with_radius = o->radius_field != NULL;
+    layer_report *reports = NULL;
+    size_t report_count = 0;
+    unsigned char *mask = NULL;
+    float *surface = NULL;
+    char **md = NULL;
+    GDALDatasetH boundaries = NULL;
+    OGRLayerH boundary = NULL;
+    int status = read_points(ctx, o, &points, &reports, &report_count);
+    size_t rejected = points.rejected_geometry + points.rejected_weight + points.rejected_radius +
+                      points.rejected_date_missing + points.rejected_date_outside;
+    if (status == HM_OK && points.count == 0) {
+        if (o->date_from || o->date_to)
+            status = hm_error(ctx, HM_EINVAL,
+                              "%s: no records dated within %s .. %s (%zu outside, %zu without a readable %s): "
+                              "nothing to map",
+                              o->input, o->date_from ? o->date_from : "the start", o->date_to ? o->date_to : "the end",
+                              points.rejected_date_outside, points.rejected_date_missing, o->date_field);
+        else
+            status = hm_error(ctx, HM_EINVAL, "%s: no points to map (%zu records without a location, weight or "
+                                              "radius)",
+                              o->input, rejected);
+    }
+    if (status == HM_OK) {
+        if (points.rejected_geometry)
+            hm_warn(ctx, "%zu records without a location were skipped", points.rejected_geometry);
+        if (points.rejected_weight)
+            hm_warn(ctx, "%zu records with an empty %s were skipped", points.rejected_weight, o->weight_field);
+        if (points.rejected_radius)
+            hm_warn(ctx, "%zu records with an empty %s were skipped", points.rejected_radius, o->radius_field);
+        if (points.rejected_date_missing)
+            hm_warn(ctx, "%zu records without a readable %s were left out by --from/--to%s%s%s",
+                    points.rejected_date_missing, o->date_field, points.first_bad_date[0] ? " (e.g. '" : "",
+                    points.first_bad_date, points.first_bad_date[0] ? "')" : "");
+    }
+    double total_weight = 0;
+    for (size_t n = 0; n < points.count; n++) total_weight += points.weight[n];
+    if (status == HM_OK && !(total_weight > 0))
+        status = hm_error(ctx, HM_EINVAL, "%s: the %zu points have a total weight of 0: the surface would be empty",
+                          o->input, points.count);
+
+    hm_kde_points kde_points = {points.x, points.y, points.weight, points.radius, points.count};
+    hm_kde_params params = {o->kernel, o->decay, o->values, o->radius_m, o->threads};
+    if (status == HM_OK && o->rule == RADIUS_SILVERMAN)
+        status = hm_kde_bandwidth_silverman(ctx, &kde_points, o->kernel, o->decay, &params.radius_m);
+    if (status == HM_OK && o->rule == RADIUS_ARCGIS) status = hm_kde_bandwidth_arcgis(ctx, &kde_points, &params.radius_m);
+    if (status == HM_OK && o->rule != RADIUS_FIXED)
+        hm_info(ctx, "density: bandwidth rule %s gives a radius of %.1f m", o->rule == RADIUS_SILVERMAN ? "silverman"
+                                                                                                         : "arcgis",
+                params.radius_m);
+
+    /* The grid. */
+    hm_kde_grid grid;
+    memset(&grid, 0, sizeof grid);
+    double max_radius = params.radius_m;
+    if (points.radius)
+        for (size_t n = 0; n < points.count; n++) max_radius = fmax(max_radius, points.radius[n]);
+    if (status == HM_OK && o->compat_qgis) {
+        status = hm_kde_qgis_grid(ctx, &params, &kde_points, o->cell_m, &grid);
+    } else if (status == HM_OK) {
+        double box[4];
+        if (o->extent == EXTENT_BOX) {
+            memcpy(box, o->box, sizeof box);
+        } else if (o->extent == EXTENT_LAYER) {
+            status = boundary_layer(ctx, o, &boundaries, &boundary);
+            if (status == HM_OK) status = boundary_extent(ctx, o, boundary, box);
+        } else {
+            box[0] = box[1] = INFINITY;
+            box[2] = box[3] = -INFINITY;
+            for (size_t n = 0; n < points.count; n++) {
+                double r = points.radius ? points.radius[n] : params.radius_m;
+                box[0] = fmin(box[0], points.x[n] - r);
+                box[1] = fmin(box[1], points.y[n] - r);
+                box[2] = fmax(box[2], points.x[n] + r);
+                box[3] = fmax(box[3], points.y[n] + r);
+            }
+        }
+        if (status == HM_OK) status = hm_kde_grid_aligned(ctx, box[0], box[1], box[2], box[3], o->cell_m, &grid);
+    }
+
+    /* Memory: the float32 surface, the mask, the kernel's work buffers; the points are already in memory. */
+    if (status == HM_OK) {
+        double cells = (double)grid.columns * (double)grid.rows;
+        double per_cell = 4.0 + (boundary ? 1.0 : 0.0);
+        double work = o->compat_qgis ? (double)hm_kde_qgis_work_bytes(&params, points.count, &grid)
+                                     : (double)hm_kde_exact_work_bytes(&params, points.count, &grid);
+        double points_bytes = (double)points.count * (points.radius ? 32.0 : 24.0);
+        status = check_memory(ctx, o, &grid, cells * per_cell + work + points_bytes, per_cell);
+    }
+    if (status == HM_OK) {
+        size_t cells = (size_t)grid.columns * (size_t)grid.rows;
+        surface = malloc(cells * sizeof *surface);
+        if (boundary) mask = malloc(cells);
+        if (!surface || (boundary && !mask))
+            status = hm_error(ctx, HM_ENOMEM, "out of memory for %ld x %ld cells", grid.columns, grid.rows);
+    }
+    if (status == HM_OK && boundary) status = rasterize_mask(ctx, o, boundary, &grid, mask);
+    if (progress && status == HM_OK) progress(0.1, "computing", NULL);
+
+    size_t dropped = 0;
+    if (status == HM_OK) {
+        hm_kde_raster raster = {surface, NULL, mask, HM_KDE_NODATA};
+        status = o->compat_qgis ? hm_kde_qgis(ctx, &params, &kde_points, &grid, &raster, &dropped)
+                                : hm_kde_exact(ctx, &params, &kde_points, &grid, &raster);
+    }
+    if (status == HM_OK && dropped)
+        hm_warn(ctx, "--compat qgis: %zu points are dropped, as QGIS drops them (their kernel block does not fit "
+                     "inside its raster)",
+                dropped);
+
+    if (status == HM_OK) {
+        surface_stats stats = compute_stats(surface, (size_t)grid.columns * (size_t)grid.rows, (float)HM_KDE_NODATA);
+        double constant = hm_kernel_disc_integral(o->kernel, o->decay);
+        md = common_metadata(md, &grid, &stats);
+        md = set_metadata(md, "MODE", "%s",
+                          o->compat_qgis ? "qgis-3.22-compat: QGIS 3.22 Heatmap (qgskde.cpp) reproduced, its grid and "
+                                           "float32 arithmetic; values are not the kernel at the cell centres"
+                                         : "exact: kernel sum at the true cell centres of a grid aligned to the cell "
+                                           "size");
+        md = set_metadata(md, "KERNEL", "%s", hm_kernel_name(o->kernel));
+        md = set_metadata(md, "KERNEL_FORMULA", "%s", hm_kernel_formula(o->kernel));
+        if (o->kernel == HM_KERNEL_TRIANGULAR) md = set_metadata(md, "DECAY", "%.17g", o->decay);
+        md = set_metadata(md, "OUTPUT_VALUES", "%s", o->values == HM_KDE_SCALED ? "scaled" : "raw");
+        if (o->values == HM_KDE_SCALED)
+            md = set_metadata(md, "VALUE_FORMULA",
+                              "sum over points with d <= r of w * K(d / r) / (%.17g * pi * r^2), d = distance from "
+                              "the point to the cell centre; integrates to the total weight (per square metre)",
+                              constant);
+        else
+            md = set_metadata(md, "VALUE_FORMULA",
+                              "sum over points with d <= r of w * K(d / r), d = distance from the point to the cell "
+                              "centre%s",
+                              o->compat_qgis ? " as QGIS 3.22 samples it; cells no kernel reaches are nodata" : "");
+        if (o->values == HM_KDE_SCALED) md = set_metadata(md, "SCALE_CONSTANT", "%.17g", constant);
+        if (o->radius_field) {
+            md = set_metadata(md, "RADIUS_RULE", "per record, field %s (largest %.17g m)", o->radius_field, max_radius);
+        } else {
+            md = set_metadata(md, "RADIUS_M", "%.17g", params.radius_m);
+            if (o->rule == RADIUS_SILVERMAN)
+                md = set_metadata(md, "RADIUS_RULE",
+                                  "silverman: r = A(K) sigma n^(-1/6), A(%s) = %.6g, sigma^2 = (var x + var y) / 2, n = "
+                                  "(sum w)^2 / sum w^2 (Silverman 1986, eq. 4.14, table 4.1)",
+                                  hm_kernel_name(o->kernel), hm_kernel_silverman_factor(o->kernel, o->decay));
+            else if (o->rule == RADIUS_ARCGIS)
+                md = set_metadata(md, "RADIUS_RULE",
+                                  "arcgis: r = 0.9 min(SD, sqrt(1 / ln 2) Dm) n^(-0.2), SD standard distance, Dm "
+                                  "median distance from the mean centre, n = sum of weights (ArcGIS Pro default)");
+            else md = set_metadata(md, "RADIUS_RULE", "fixed");
+        }
+        md = set_metadata(md, "WEIGHT", "%s", o->weight_field ? o->weight_field : "count");
+        md = set_metadata(md, "TOTAL_WEIGHT", "%.17g", total_weight);
+        md = set_metadata(md, "POINTS", "%zu", points.count);
+        md = set_metadata(md, "RECORDS_REJECTED",
+                          "%zu (no location %zu, empty weight %zu, empty radius %zu, no date %zu, outside dates %zu)",
+                          rejected, points.rejected_geometry, points.rejected_weight, points.rejected_radius,
+                          points.rejected_date_missing, points.rejected_date_outside);
+        if (o->compat_qgis) md = set_metadata(md, "POINTS_DROPPED_AS_QGIS_DOES", "%zu", dropped);
+        char layer_text[1024] = "";
+        for (size_t k = 0; k < report_count; k++) {
+            char one[256];
+            snprintf(one, sizeof one, "%s%s (%zu points, weight %.10g)", k ? ", " : "", reports[k].name,
+                     reports[k].points, reports[k].weight);
+            strncat(layer_text, one, sizeof layer_text - strlen(layer_text) - 1);
+        }
+        md = set_metadata(md, "SOURCE", "%s", o->input);
+        md = set_metadata(md, "LAYERS", "%s", layer_text);
+        if (o->date_from || o->date_to)
+            md = set_metadata(md, "DATES", "%s .. %s (field %s)", o->date_from ? o->date_from : "",
+                              o->date_to ? o->date_to : "", o->date_field);
+        if (o->extent == EXTENT_LAYER)
+            md = set_metadata(md, "EXTENT", "layer %s; cells whose centre is outside its polygons are nodata",
+                              o->extent_layer);
+        else if (o->extent == EXTENT_BOX)
+            md = set_metadata(md, "EXTENT", "%.17g,%.17g,%.17g,%.17g widened to whole cells", o->box[0], o->box[1],
+                              o->box[2], o->box[3]);
+        else
+            md = set_metadata(md, "EXTENT", "%s", o->compat_qgis ? "points' extent plus the radius (QGIS)"
+                                                                 : "points' extent plus the radius, widened to whole "
+                                                                   "cells");
+        status = write_cog(ctx, o, o->output, &grid, surface, md, &stats,
+                           progress ? progress : NULL, NULL);
+        if (summary) {
+            summary->points = points.count;
+            summary->rejected = rejected;
+            summary->dropped_by_qgis = dropped;
+            summary->total_weight = total_weight;
+            summary->radius_m = o->radius_field ? 0 : params.radius_m;
+            summary->columns = grid.columns;
+            summary->rows = grid.rows;
+            summary->cell_m = grid.cell_m;
+            summary->minimum = stats.minimum;
+            summary->maximum = stats.maximum;
+            summary->mean = stats.mean;
+            summary->surface_integral = stats.sum * grid.cell_m * grid.cell_m;
+        }
+        if (status == HM_OK)
+            hm_info(ctx,
+                    "density: %zu points (total weight %.10g) -> %s: %s %s, radius %s%.6g m, cell %g m, %ld x %ld "
+                    "cells, max %.6g",
+                    points.count, total_weight, o->output, o->compat_qgis ? "qgis-compat" : "exact",
+                    hm_kernel_name(o->kernel), o->radius_field ? "up to " : "", max_radius, grid.cell_m, grid.columns,
+                    grid.rows, stats.maximum);
+    }
+    if (boundaries) GDALClose(boundaries);
+    CSLDestroy(md);
+    free(surface);
+    free(mask);
+    free(reports);
+    point_set_free(&points);
+    hm_ctx_set_verbosity(ctx, saved_verbosity);
+    return status;
+}
