@@ -8,6 +8,7 @@
 #include "context.h"
 #include "geocode.h"
 #include "density.h"
+#include "tiles_command.h"
 
 #include <cpl_conv.h>
 #include <cpl_string.h>
@@ -42,11 +43,23 @@ static int run_density(hm_ctx *ctx, int argc, char **argv)
     return status;
 }
 
+static int run_tiles(hm_ctx *ctx, int argc, char **argv)
+{
+    hm_tiles_options *options = NULL;
+    int status = hm_tiles_options_new(ctx, argc, argv, &options);
+    if (status == HM_OK) status = hm_tiles(ctx, options, NULL);
+    hm_tiles_options_free(options);
+    return status;
+}
+
 static const hm_command commands[] = {
     {"geocode", "geocode -o OUT.gpkg --wards WARDS [--beats BEATS] [options] INPUT... [--intel FILE]",
      "place incidents and intelligence records in their ward and beat; write a GeoPackage", run_geocode},
     {"density", "density IN -o OUT.tif [--radius M] [--cell M] [--kernel K] [--weight W] [--compat qgis] [options]",
      "harm density surface (exact kernel density, or QGIS's heatmap) as a Cloud Optimized GeoTIFF", run_density},
+    {"tiles", "tiles IN.tif -o DIR [--zoom 8-15] [--ramp NAME|FILE] [--range auto|MIN,MAX] [--mbtiles FILE] [--update]",
+     "web map tiles (XYZ folder, MBTiles, legend, offline viewer) from a surface; --update redraws what changed",
+     run_tiles},
 };
 
 static void print_help(FILE *out)

@@ -1,0 +1,176 @@
+/* ramp.c - colour ramp files (format in ramp.h). */
+#include "ramp.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_STOPS 256
+
+typedef struct stop {
+    double position;
+    double rgba[4];
+} stop;
+
+static int parse_channel(const char *text, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < 0 || v > 255) return -1;
+    *out = (double)v;
+    return 0;
+}
+
+static int hex_digit(int c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    c = tolower(c);
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+static int parse_hex_colour(const char *text, double rgba[4])
+{
+    size_t n = strlen(text);
+    if (text[0] != '#' || (n != 7 && n != 9)) return -1;
+    rgba[3] = 255;
+    for (size_t i = 0; i < (n - 1) / 2; i++) {
+        int hi = hex_digit(text[1 + 2 * i]), lo = hex_digit(text[2 + 2 * i]);
+        if (hi < 0 || lo < 0) return -1;
+        rgba[i] = hi * 16 + lo;
+    }
+    return 0;
+}
+
+int hm_ramp_load_file(hm_ctx *ctx, const char *path, hm_ramp *ramp)
+{
+    FILE *file = fopen(path, "r");
+    if (!file)
+        return hm_error(ctx, HM_EIO, "%s: cannot open ramp file: %s; give a ramp name (viridis, magma, inferno, "
+                                     "cividis, ylorrd) or the path of a ramp file", path, strerror(errno));
+    stop *stops = calloc(MAX_STOPS, sizeof *stops);
+    if (!stops) {
+        fclose(file);
+        return hm_error(ctx, HM_ENOMEM, "out of memory reading %s", path);
+    }
+    int status = HM_OK;
+    int count = 0;
+    char line[512];
+    unsigned long line_number = 0;
+    while (fgets(line, sizeof line, file)) {
+        line_number++;
+        /* Tokens up to a comment: a '#' token starts one, except a #rrggbb[aa] colour right after the position. */
+        char *fields[6];
+        int field_count = 0;
+        for (char *token = strtok(line, " \t\r\n,"); token; token = strtok(NULL, " \t\r\n,")) {
+            double unused[4];
+            if (token[0] == '#' && !(field_count == 1 && parse_hex_colour(token, unused) == 0)) break;
+            if (field_count == 6) {
+                field_count = 7;
+                break;
+            }
+            fields[field_count++] = token;
+        }
+        if (field_count == 0) continue;
+        if (count == MAX_STOPS) {
+            status = hm_error(ctx, HM_EFORMAT, "%s:%lu: more than %d colour stops; use fewer", path, line_number,
+                              MAX_STOPS);
+            goto done;
+        }
+        stop *s = &stops[count];
+        char *end = NULL;
+        s->position = strtod(fields[0], &end);
+        if (end == fields[0] || *end || !isfinite(s->position) || s->position < 0 || s->position > 1) {
+            status = hm_error(ctx, HM_EFORMAT, "%s:%lu: position '%s' is not a number from 0 to 1; each line is "
+                                               "'position red green blue [alpha]' or 'position #rrggbb[aa]'",
+                              path, line_number, fields[0]);
+            goto done;
+        }
+        int ok;
+        if (field_count == 2 && fields[1][0] == '#') {
+            ok = parse_hex_colour(fields[1], s->rgba) == 0;
+        } else if (field_count == 4 || field_count == 5) {
+            s->rgba[3] = 255;
+            ok = 1;
+            for (int c = 0; c < field_count - 1; c++)
+                if (parse_channel(fields[c + 1], &s->rgba[c]) != 0) ok = 0;
+        } else {
+            ok = 0;
+        }
+        if (!ok) {
+            status = hm_error(ctx, HM_EFORMAT, "%s:%lu: bad colour after position %s: expected red green blue "
+                                               "[alpha] as integers 0-255, or #rrggbb[aa]",
+                              path, line_number, fields[0]);
+            goto done;
+        }
+        if (count > 0 && !(s->position > stops[count - 1].position)) {
+            status = hm_error(ctx, HM_EFORMAT, "%s:%lu: position %s does not increase; list stops from 0 to 1",
+                              path, line_number, fields[0]);
+            goto done;
+        }
+        count++;
+    }
+    if (ferror(file)) {
+        status = hm_error(ctx, HM_EIO, "%s: read error", path);
+        goto done;
+    }
+    if (count < 2 || stops[0].position != 0.0 || stops[count - 1].position != 1.0) {
+        status = hm_error(ctx, HM_EFORMAT, "%s: a ramp needs at least two stops, the first at position 0 and the "
+                                           "last at 1 (found %d stop%s)", path, count, count == 1 ? "" : "s");
+        goto done;
+    }
+
+    memset(ramp, 0, sizeof *ramp);
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    snprintf(ramp->name, sizeof ramp->name, "%s", base);
+    char *dot = strrchr(ramp->name, '.');
+    if (dot && strcmp(dot, ".txt") == 0) *dot = '\0';
+    int segment = 0;
+    for (int i = 1; i <= HM_RAMP_COLOURS; i++) {
+        double t = (double)(i - 1) / (HM_RAMP_COLOURS - 1);
+        while (segment < count - 2 && t > stops[segment + 1].position) segment++;
+        const stop *a = &stops[segment], *b = &stops[segment + 1];
+        double f = (t - a->position) / (b->position - a->position);
+        if (f < 0) f = 0;
+        if (f > 1) f = 1;
+        for (int c = 0; c < 4; c++)
+            ramp->palette_rgba[i][c] = (uint8_t)lround(a->rgba[c] + f * (b->rgba[c] - a->rgba[c]));
+    }
+done:
+    free(stops);
+    fclose(file);
+    return status;
+}
+
+int hm_ramp_load(hm_ctx *ctx, const char *name_or_path, const char *ramp_dir, hm_ramp *ramp)
+{
+    size_t n = strlen(name_or_path);
+    if (strchr(name_or_path, '/') || (n > 4 && strcmp(name_or_path + n - 4, ".txt") == 0))
+        return hm_ramp_load_file(ctx, name_or_path, ramp);
+    for (const char *p = name_or_path; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
+            return hm_error(ctx, HM_EINVAL, "--ramp '%s': not a ramp name; give a name such as viridis or the "
+                                            "path of a ramp file", name_or_path);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.txt", ramp_dir, name_or_path);
+    FILE *probe = fopen(path, "r");
+    if (!probe) {
+        /* Names are case-insensitive (YlOrRd, ylorrd). */
+        char lower[256];
+        snprintf(lower, sizeof lower, "%s", name_or_path);
+        for (char *p = lower; *p; p++) *p = (char)tolower((unsigned char)*p);
+        snprintf(path, sizeof path, "%s/%s.txt", ramp_dir, lower);
+        probe = fopen(path, "r");
+        if (!probe)
+            return hm_error(ctx, HM_EINVAL, "--ramp '%s': no ramp of that name in %s; use viridis, magma, inferno, "
+                                            "cividis or ylorrd, or give the path of a ramp file",
+                            name_or_path, ramp_dir);
+    }
+    fclose(probe);
+    return hm_ramp_load_file(ctx, path, ramp);
+}

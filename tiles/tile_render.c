@@ -1,0 +1,617 @@
+/* tile_render.c - warp, colour and encode tiles on worker threads (see tile_render.h for the design). */
+#include "tile_render.h"
+
+#include <cpl_conv.h>
+#include <cpl_error.h>
+#include <cpl_string.h>
+#include <gdal_alg.h>
+#include <gdalwarper.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#define EDGE_SAMPLES 16           /* points per tile edge when finding a tile's source window */
+#define APPROX_ERROR_PX 0.125     /* gdalwarp's default for the approximate transformer */
+#define BLOCKS_IN_FLIGHT_PER_THREAD 4
+
+int hm_resampling_from_name(const char *name)
+{
+    static const char *names[] = {"auto", "near", "bilinear", "cubic", "average"};
+    for (int i = 0; i < 5; i++)
+        if (strcmp(name, names[i]) == 0) return i;
+    return -1;
+}
+
+const char *hm_resampling_name(hm_resampling resampling)
+{
+    static const char *names[] = {"auto", "near", "bilinear", "cubic", "average"};
+    return names[resampling];
+}
+
+void hm_hash128_format(hm_hash128 hash, char text[33])
+{
+    snprintf(text, 33, "%016llx%016llx", (unsigned long long)hash.high, (unsigned long long)hash.low);
+}
+
+int hm_hash128_parse(const char *text, hm_hash128 *hash)
+{
+    if (strlen(text) != 32) return -1;
+    unsigned long long parts[2];
+    for (int p = 0; p < 2; p++) {
+        unsigned long long v = 0;
+        for (int i = 0; i < 16; i++) {
+            char c = text[p * 16 + i];
+            int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+            if (d < 0) return -1;
+            v = v * 16 + (unsigned long long)d;
+        }
+        parts[p] = v;
+    }
+    hash->high = parts[0];
+    hash->low = parts[1];
+    return 0;
+}
+
+hm_hash128 hm_hash128_of(const void *data, size_t size)
+{
+    XXH128_hash_t h = XXH3_128bits(data, size);
+    hm_hash128 out = {h.high64, h.low64};
+    return out;
+}
+
+typedef struct block {
+    int zoom;
+    int min_x, min_y, max_x, max_y; /* XYZ tiles, inclusive */
+} block;
+
+typedef struct block_slot {
+    int done;
+    hm_tile_result *tiles;
+    int count;
+} block_slot;
+
+typedef struct shared_state {
+    const hm_raster_source *source;
+    const hm_render_settings *settings;
+    hm_tile_reuse_fn reuse;
+    void *user;
+    block *blocks;
+    int block_count;
+    block_slot *slots;
+    pthread_mutex_t mutex;
+    pthread_cond_t work_ready, block_done;
+    int next_block;
+    int committed;
+    int in_flight_limit;
+    int failed;
+    hm_status error_code;
+    char error[1024];
+    hm_render_counts counts;
+} shared_state;
+
+typedef struct window {
+    int x0, y0, x1, y1; /* source cells [x0, x1) x [y0, y1); empty when x1 <= x0 */
+} window;
+
+typedef struct worker {
+    shared_state *shared;
+    pthread_t thread;
+    hm_ctx *ctx;
+    GDALDatasetH dataset;
+    int zoom;
+    void *exact;
+    void *approx;
+    GDALWarpOptions *warp_options;
+    GDALWarpOperationH warp;
+    double source_cells_per_pixel;
+    int margin_cells;
+    float *block_values;
+    size_t block_capacity;
+    uint8_t *indices;
+    hm_buffer uniform_png[256];
+    hm_hash128 uniform_hash[256];
+    XXH3_state_t *hash_state;
+    hm_render_counts counts;
+} worker;
+
+long long hm_render_ranges(const hm_raster_source *source, const hm_render_settings *settings,
+                           hm_tile_range *ranges)
+{
+    long long total = 0;
+    for (int z = settings->min_zoom; z <= settings->max_zoom; z++) {
+        ranges[z] = hm_tile_range_for_extent(z, settings->tile_size_px, &source->extent_3857);
+        total += hm_tile_range_count(&ranges[z]);
+    }
+    return total;
+}
+
+static void fail(shared_state *shared, hm_status code, const char *message)
+{
+    pthread_mutex_lock(&shared->mutex);
+    if (!shared->failed) {
+        shared->failed = 1;
+        shared->error_code = code;
+        snprintf(shared->error, sizeof shared->error, "%s", message);
+    }
+    pthread_cond_broadcast(&shared->work_ready);
+    pthread_cond_broadcast(&shared->block_done);
+    pthread_mutex_unlock(&shared->mutex);
+}
+
+static void release_zoom(worker *w)
+{
+    if (w->warp) GDALDestroyWarpOperation(w->warp);
+    w->warp = NULL;
+    if (w->warp_options) {
+        w->warp_options->hSrcDS = NULL;
+        w->warp_options->pTransformerArg = NULL;
+        GDALDestroyWarpOptions(w->warp_options);
+    }
+    w->warp_options = NULL;
+    if (w->approx) GDALDestroyApproxTransformer(w->approx);
+    w->approx = NULL;
+    if (w->exact) GDALDestroyGenImgProjTransformer(w->exact);
+    w->exact = NULL;
+    w->zoom = -1;
+}
+
+static int transform_to_source(worker *w, int count, double *x, double *y)
+{
+    double *z = calloc((size_t)count, sizeof *z);
+    int *ok = calloc((size_t)count, sizeof *ok);
+    int result = z && ok && GDALGenImgProjTransform(w->exact, TRUE, count, x, y, z, ok);
+    for (int i = 0; result && i < count; i++)
+        if (!ok[i]) result = 0;
+    free(z);
+    free(ok);
+    return result;
+}
+
+/* Transformers and the warp operation for one zoom: the destination is the zoom's whole pixel grid
+ * (origin at the top-left corner of the world), so block offsets are plain pixel numbers. */
+static int setup_zoom(worker *w, int zoom, const hm_tile_range *range)
+{
+    const hm_render_settings *settings = w->shared->settings;
+    const hm_raster_source *source = w->shared->source;
+    release_zoom(w);
+    double res_m = hm_tile_resolution_m(zoom, settings->tile_size_px);
+    double dst_gt[6] = {-HM_MERCATOR_ORIGIN_SHIFT_M, res_m, 0, HM_MERCATOR_ORIGIN_SHIFT_M, 0, -res_m};
+    char **options = CSLSetNameValue(NULL, "DST_SRS", source->mercator_wkt);
+    CPLErrorReset();
+    w->exact = GDALCreateGenImgProjTransformer2(w->dataset, NULL, options);
+    CSLDestroy(options);
+    if (!w->exact)
+        return hm_error(w->ctx, HM_EPROJ, "cannot transform %s to Web Mercator: %s", source->path,
+                        CPLGetLastErrorMsg());
+    GDALSetGenImgProjTransformerDstGeoTransform(w->exact, dst_gt);
+    w->approx = GDALCreateApproxTransformer(GDALGenImgProjTransform, w->exact, APPROX_ERROR_PX);
+    GDALApproxTransformerOwnsSubtransformer(w->approx, FALSE);
+
+    /* How many source cells one tile pixel spans, at the middle of the tiles: picks the resampling and the
+     * kernel's reach. Fixed per zoom so that it cannot differ between blocks or runs. */
+    double cx = ((range->min_x + range->max_x + 1) / 2.0) * settings->tile_size_px;
+    double cy = ((range->min_y + range->max_y + 1) / 2.0) * settings->tile_size_px;
+    double px[3] = {cx, cx + 1, cx}, py[3] = {cy, cy, cy + 1};
+    double scale = 1.0;
+    if (transform_to_source(w, 3, px, py)) {
+        double sx = hypot(px[1] - px[0], py[1] - py[0]), sy = hypot(px[2] - px[0], py[2] - py[0]);
+        scale = sx > sy ? sx : sy;
+    }
+    w->source_cells_per_pixel = scale;
+    hm_resampling resampling = settings->resampling;
+    if (resampling == HM_RESAMPLING_AUTO) resampling = scale > 1.0 ? HM_RESAMPLING_AVERAGE : HM_RESAMPLING_BILINEAR;
+    double reach = resampling == HM_RESAMPLING_CUBIC ? 2 : resampling == HM_RESAMPLING_NEAR ? 0 : 1;
+    w->margin_cells = 2 + (int)ceil(reach * (scale > 1.0 ? scale : 1.0));
+
+    GDALWarpOptions *o = GDALCreateWarpOptions();
+    o->hSrcDS = w->dataset;
+    o->hDstDS = NULL;
+    o->nBandCount = 1;
+    o->panSrcBands = CPLMalloc(sizeof(int));
+    o->panDstBands = CPLMalloc(sizeof(int));
+    o->panSrcBands[0] = o->panDstBands[0] = 1;
+    static const GDALResampleAlg algorithms[] = {GRA_Bilinear, GRA_NearestNeighbour, GRA_Bilinear, GRA_Cubic,
+                                                 GRA_Average};
+    o->eResampleAlg = algorithms[resampling];
+    o->eWorkingDataType = GDT_Float32;
+    o->pfnTransformer = GDALApproxTransform;
+    o->pTransformerArg = w->approx;
+    if (source->has_nodata) {
+        o->padfSrcNoDataReal = CPLMalloc(sizeof(double));
+        o->padfSrcNoDataReal[0] = source->nodata;
+    }
+    /* One thread per warp (the blocks are the parallelism); kernel scale fixed per zoom, not per window. */
+    char scale_text[64];
+    snprintf(scale_text, sizeof scale_text, "%.17g", 1.0 / scale);
+    o->papszWarpOptions = CSLSetNameValue(o->papszWarpOptions, "NUM_THREADS", "1");
+    o->papszWarpOptions = CSLSetNameValue(o->papszWarpOptions, "XSCALE", scale_text);
+    o->papszWarpOptions = CSLSetNameValue(o->papszWarpOptions, "YSCALE", scale_text);
+    w->warp_options = o;
+    w->warp = GDALCreateWarpOperation(o);
+    if (!w->warp)
+        return hm_error(w->ctx, HM_EGDAL, "cannot set up GDAL's warper: %s", CPLGetLastErrorMsg());
+    w->zoom = zoom;
+    return HM_OK;
+}
+
+static window tile_window(worker *w, int x, int y)
+{
+    const hm_raster_source *source = w->shared->source;
+    int ts = w->shared->settings->tile_size_px;
+    double px[4 * EDGE_SAMPLES], py[4 * EDGE_SAMPLES];
+    int n = 0;
+    for (int i = 0; i < EDGE_SAMPLES; i++) {
+        double f = (double)i / EDGE_SAMPLES * ts;
+        px[n] = (double)x * ts + f, py[n++] = (double)y * ts;                  /* top, west to east */
+        px[n] = (double)(x + 1) * ts, py[n++] = (double)y * ts + f;            /* east, north to south */
+        px[n] = (double)(x + 1) * ts - f, py[n++] = (double)(y + 1) * ts;      /* bottom, east to west */
+        px[n] = (double)x * ts, py[n++] = (double)(y + 1) * ts - f;            /* west, south to north */
+    }
+    window win = {0, 0, source->width, source->height};
+    if (!transform_to_source(w, n, px, py)) return win; /* cannot tell: the whole raster */
+    double min_x = px[0], max_x = px[0], min_y = py[0], max_y = py[0];
+    for (int i = 1; i < n; i++) {
+        if (px[i] < min_x) min_x = px[i];
+        if (px[i] > max_x) max_x = px[i];
+        if (py[i] < min_y) min_y = py[i];
+        if (py[i] > max_y) max_y = py[i];
+    }
+    double m = w->margin_cells;
+    double x0 = floor(min_x) - m, x1 = ceil(max_x) + m, y0 = floor(min_y) - m, y1 = ceil(max_y) + m;
+    win.x0 = x0 < 0 ? 0 : x0 > source->width ? source->width : (int)x0;
+    win.x1 = x1 < 0 ? 0 : x1 > source->width ? source->width : (int)x1;
+    win.y0 = y0 < 0 ? 0 : y0 > source->height ? source->height : (int)y0;
+    win.y1 = y1 < 0 ? 0 : y1 > source->height ? source->height : (int)y1;
+    return win;
+}
+
+/* Hashes the window's cells and reports whether any is above the threshold (and not nodata). */
+static int hash_window(worker *w, const window *win, hm_hash128 *hash)
+{
+    const hm_raster_source *source = w->shared->source;
+    float threshold = (float)w->shared->settings->threshold;
+    float nodata = (float)source->nodata;
+    int has_nodata = source->has_nodata;
+    XXH3_128bits_reset(w->hash_state);
+    XXH3_128bits_update(w->hash_state, win, sizeof *win);
+    int content = 0;
+    size_t row_cells = (size_t)(win->x1 - win->x0);
+    for (int y = win->y0; y < win->y1; y++) {
+        const float *row = source->values + (size_t)y * (size_t)source->width + win->x0;
+        XXH3_128bits_update(w->hash_state, row, row_cells * sizeof *row);
+        if (content) continue;
+        int any = 0;
+        if (has_nodata) {
+            for (size_t i = 0; i < row_cells; i++) any |= (row[i] > threshold) & (row[i] != nodata);
+        } else {
+            for (size_t i = 0; i < row_cells; i++) any |= row[i] > threshold;
+        }
+        content = any;
+    }
+    XXH128_hash_t h = XXH3_128bits_digest(w->hash_state);
+    hash->high = h.high64;
+    hash->low = h.low64;
+    return content;
+}
+
+static int warp_block(worker *w, const block *b, const window *source_window)
+{
+    int ts = w->shared->settings->tile_size_px;
+    int nx = b->max_x - b->min_x + 1, ny = b->max_y - b->min_y + 1;
+    size_t cells = (size_t)nx * ts * (size_t)ny * ts;
+    if (cells > w->block_capacity) {
+        free(w->block_values);
+        w->block_values = malloc(cells * sizeof *w->block_values);
+        w->block_capacity = w->block_values ? cells : 0;
+        if (!w->block_values) return hm_error(w->ctx, HM_ENOMEM, "out of memory for a block of tiles");
+    }
+    for (size_t i = 0; i < cells; i++) w->block_values[i] = NAN;
+    CPLErrorReset();
+    CPLErr err = GDALWarpRegionToBuffer(w->warp, b->min_x * ts, b->min_y * ts, nx * ts, ny * ts, w->block_values,
+                                        GDT_Float32, source_window->x0, source_window->y0,
+                                        source_window->x1 - source_window->x0,
+                                        source_window->y1 - source_window->y0);
+    if (err != CE_None)
+        return hm_error(w->ctx, HM_EGDAL, "GDAL's warper failed on zoom %d tiles %d-%d/%d-%d: %s", b->zoom,
+                        b->min_x, b->max_x, b->min_y, b->max_y, CPLGetLastErrorMsg());
+    w->counts.blocks_warped++;
+    return HM_OK;
+}
+
+/* Colours tile (x, y) of the warped block and encodes it into t->png (or marks it empty). */
+static int draw_tile(worker *w, const block *b, hm_tile_result *t)
+{
+    const hm_render_settings *settings = w->shared->settings;
+    int ts = settings->tile_size_px;
+    int block_width = (b->max_x - b->min_x + 1) * ts;
+    const float *origin = w->block_values + (size_t)(t->y - b->min_y) * ts * block_width + (size_t)(t->x - b->min_x) * ts;
+    float threshold = (float)settings->threshold, min = (float)settings->value_min;
+    float scale = (float)(254.0 / (settings->value_max - settings->value_min));
+    uint8_t *out = w->indices;
+    int or_all = 0;
+    for (int y = 0; y < ts; y++) {
+        const float *row = origin + (size_t)y * block_width;
+        uint8_t *dst = out + (size_t)y * ts;
+        for (int x = 0; x < ts; x++) dst[x] = hm_ramp_index(row[x], threshold, min, scale);
+    }
+    size_t count = (size_t)ts * ts;
+    uint8_t first = out[0];
+    int uniform = 1;
+    for (size_t i = 0; i < count; i++) {
+        or_all |= out[i];
+        if (out[i] != first) uniform = 0;
+    }
+    w->counts.drawn++;
+    if (!or_all) {
+        t->state = HM_TILE_DRAWN_EMPTY;
+        return HM_OK;
+    }
+    t->state = HM_TILE_DRAWN;
+    w->counts.written++;
+    if (uniform) {
+        hm_buffer *cached = &w->uniform_png[first];
+        if (!cached->size) {
+            int status = hm_png_encode_indexed(w->ctx, out, ts, ts, settings->ramp->palette_rgba, &settings->png,
+                                               cached);
+            if (status != HM_OK) return status;
+            w->uniform_hash[first] = hm_hash128_of(cached->data, cached->size);
+        }
+        w->counts.uniform++;
+        if (hm_buffer_append(&t->png, cached->data, cached->size) != 0)
+            return hm_error(w->ctx, HM_ENOMEM, "out of memory");
+        t->png_hash = w->uniform_hash[first];
+        return HM_OK;
+    }
+    int status = hm_png_encode_indexed(w->ctx, out, ts, ts, settings->ramp->palette_rgba, &settings->png, &t->png);
+    if (status != HM_OK) return status;
+    t->png_hash = hm_hash128_of(t->png.data, t->png.size);
+    return HM_OK;
+}
+
+static int process_block(worker *w, const block *b, block_slot *slot)
+{
+    shared_state *shared = w->shared;
+    int nx = b->max_x - b->min_x + 1, ny = b->max_y - b->min_y + 1;
+    slot->count = nx * ny;
+    slot->tiles = calloc((size_t)slot->count, sizeof *slot->tiles);
+    window *windows = calloc((size_t)slot->count, sizeof *windows);
+    int *to_draw = calloc((size_t)slot->count, sizeof *to_draw);
+    int status = HM_OK;
+    if (!slot->tiles || !windows || !to_draw) {
+        status = hm_error(w->ctx, HM_ENOMEM, "out of memory");
+        goto done;
+    }
+    window all = {shared->source->width, shared->source->height, 0, 0};
+    int any_to_draw = 0;
+    for (int i = 0; i < slot->count; i++) {
+        hm_tile_result *t = &slot->tiles[i];
+        t->zoom = b->zoom;
+        t->x = b->min_x + i % nx;
+        t->y = b->min_y + i / nx;
+        windows[i] = tile_window(w, t->x, t->y);
+        const window *win = &windows[i];
+        if (win->x1 <= win->x0 || win->y1 <= win->y0) continue; /* off the raster */
+        if (win->x0 < all.x0) all.x0 = win->x0;
+        if (win->y0 < all.y0) all.y0 = win->y0;
+        if (win->x1 > all.x1) all.x1 = win->x1;
+        if (win->y1 > all.y1) all.y1 = win->y1;
+        if (!hash_window(w, win, &t->source_hash)) {
+            w->counts.nothing_to_draw++;
+            continue;
+        }
+        int was_empty = 0;
+        if (shared->reuse && shared->reuse(shared->user, t->zoom, t->x, t->y, t->source_hash, &was_empty,
+                                           &t->png_hash)) {
+            t->state = was_empty ? HM_TILE_DRAWN_EMPTY : HM_TILE_REUSED;
+            w->counts.reused++;
+            continue;
+        }
+        to_draw[i] = 1;
+        any_to_draw = 1;
+    }
+    if (!any_to_draw) goto done;
+    /* The warp reads the union of all the block's windows, whatever needs drawing, so that its arithmetic is the
+     * same in a full render and an update. */
+    if ((status = warp_block(w, b, &all)) != HM_OK) goto done;
+    for (int i = 0; i < slot->count && status == HM_OK; i++)
+        if (to_draw[i]) status = draw_tile(w, b, &slot->tiles[i]);
+done:
+    free(windows);
+    free(to_draw);
+    return status;
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    shared_state *shared = w->shared;
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    for (;;) {
+        pthread_mutex_lock(&shared->mutex);
+        while (!shared->failed && shared->next_block < shared->block_count &&
+               shared->next_block >= shared->committed + shared->in_flight_limit)
+            pthread_cond_wait(&shared->work_ready, &shared->mutex);
+        if (shared->failed || shared->next_block >= shared->block_count) {
+            pthread_mutex_unlock(&shared->mutex);
+            break;
+        }
+        int index = shared->next_block++;
+        pthread_mutex_unlock(&shared->mutex);
+
+        const block *b = &shared->blocks[index];
+        int status = HM_OK;
+        if (w->zoom != b->zoom) {
+            hm_tile_range range = hm_tile_range_for_extent(b->zoom, shared->settings->tile_size_px,
+                                                           &shared->source->extent_3857);
+            status = setup_zoom(w, b->zoom, &range);
+        }
+        if (status == HM_OK) status = process_block(w, b, &shared->slots[index]);
+        if (status != HM_OK) {
+            fail(shared, hm_error_code(w->ctx), hm_error_message(w->ctx));
+            break;
+        }
+        pthread_mutex_lock(&shared->mutex);
+        shared->slots[index].done = 1;
+        pthread_cond_broadcast(&shared->block_done);
+        pthread_mutex_unlock(&shared->mutex);
+    }
+    CPLPopErrorHandler();
+    return NULL;
+}
+
+static void free_slot(block_slot *slot)
+{
+    for (int i = 0; i < slot->count && slot->tiles; i++) hm_buffer_free(&slot->tiles[i].png);
+    free(slot->tiles);
+    slot->tiles = NULL;
+    slot->count = 0;
+}
+
+static int plan_blocks(hm_ctx *ctx, const hm_render_settings *settings, const hm_tile_range *ranges, block **out,
+                       int *count)
+{
+    const int k = HM_RENDER_BLOCK_TILES;
+    long long total = 0;
+    for (int z = settings->min_zoom; z <= settings->max_zoom; z++) {
+        const hm_tile_range *r = &ranges[z];
+        if (hm_tile_range_count(r) == 0) continue;
+        total += (long long)(r->max_x / k - r->min_x / k + 1) * (r->max_y / k - r->min_y / k + 1);
+    }
+    if (total > 100000000) return hm_error(ctx, HM_ENOMEM, "%lld blocks of tiles is too many", total);
+    block *blocks = calloc(total ? (size_t)total : 1, sizeof *blocks);
+    if (!blocks) return hm_error(ctx, HM_ENOMEM, "out of memory planning %lld blocks", total);
+    int n = 0;
+    for (int z = settings->min_zoom; z <= settings->max_zoom; z++) {
+        const hm_tile_range *r = &ranges[z];
+        if (hm_tile_range_count(r) == 0) continue;
+        for (int by = r->min_y / k; by <= r->max_y / k; by++)
+            for (int bx = r->min_x / k; bx <= r->max_x / k; bx++) {
+                block *b = &blocks[n++];
+                b->zoom = z;
+                b->min_x = bx * k > r->min_x ? bx * k : r->min_x;
+                b->max_x = bx * k + k - 1 < r->max_x ? bx * k + k - 1 : r->max_x;
+                b->min_y = by * k > r->min_y ? by * k : r->min_y;
+                b->max_y = by * k + k - 1 < r->max_y ? by * k + k - 1 : r->max_y;
+            }
+    }
+    *out = blocks;
+    *count = n;
+    return HM_OK;
+}
+
+static void add_counts(hm_render_counts *to, const hm_render_counts *from)
+{
+    to->nothing_to_draw += from->nothing_to_draw;
+    to->drawn += from->drawn;
+    to->written += from->written;
+    to->uniform += from->uniform;
+    to->reused += from->reused;
+    to->blocks_warped += from->blocks_warped;
+}
+
+int hm_render_tiles(hm_ctx *ctx, const hm_raster_source *source, const hm_render_settings *settings,
+                    hm_tile_reuse_fn reuse, hm_tile_commit_fn commit, void *user, GDALProgressFunc progress,
+                    void *progress_data, hm_render_counts *counts)
+{
+    memset(counts, 0, sizeof *counts);
+    if (!(settings->value_max > settings->value_min))
+        return hm_error(ctx, HM_EINVAL, "colour range %g..%g is empty; give --range MIN,MAX with MIN < MAX",
+                        settings->value_min, settings->value_max);
+    hm_tile_range ranges[HM_MAX_ZOOM + 1];
+    counts->positions = hm_render_ranges(source, settings, ranges);
+    shared_state shared;
+    memset(&shared, 0, sizeof shared);
+    shared.source = source;
+    shared.settings = settings;
+    shared.reuse = reuse;
+    shared.user = user;
+    int status = plan_blocks(ctx, settings, ranges, &shared.blocks, &shared.block_count);
+    if (status != HM_OK) return status;
+    int threads = settings->threads < 1 ? 1 : settings->threads;
+    shared.in_flight_limit = BLOCKS_IN_FLIGHT_PER_THREAD * threads;
+    shared.slots = calloc((size_t)shared.block_count + 1, sizeof *shared.slots);
+    worker *workers = calloc((size_t)threads, sizeof *workers);
+    pthread_mutex_init(&shared.mutex, NULL);
+    pthread_cond_init(&shared.work_ready, NULL);
+    pthread_cond_init(&shared.block_done, NULL);
+    int started = 0;
+    if (!shared.slots || !workers) {
+        status = hm_error(ctx, HM_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < threads; i++) {
+        worker *w = &workers[i];
+        w->shared = &shared;
+        w->zoom = -1;
+        w->ctx = hm_ctx_create();
+        w->hash_state = XXH3_createState();
+        w->indices = malloc((size_t)settings->tile_size_px * settings->tile_size_px);
+        if (!w->ctx || !w->hash_state || !w->indices) {
+            status = hm_error(ctx, HM_ENOMEM, "out of memory starting worker threads");
+            goto done;
+        }
+        w->dataset = hm_raster_source_dataset(w->ctx, source);
+        if (!w->dataset) {
+            status = hm_error(ctx, hm_error_code(w->ctx), "%s", hm_error_message(w->ctx));
+            goto done;
+        }
+    }
+    for (; started < threads; started++)
+        if (pthread_create(&workers[started].thread, NULL, worker_main, &workers[started]) != 0) {
+            status = hm_error(ctx, HM_EINTERNAL, "cannot start worker thread %d", started + 1);
+            fail(&shared, HM_EINTERNAL, "interrupted");
+            goto join;
+        }
+
+    long long positions_done = 0;
+    for (int i = 0; i < shared.block_count; i++) {
+        pthread_mutex_lock(&shared.mutex);
+        while (!shared.failed && !shared.slots[i].done) pthread_cond_wait(&shared.block_done, &shared.mutex);
+        int failed = shared.failed;
+        pthread_mutex_unlock(&shared.mutex);
+        if (failed) break;
+        block_slot *slot = &shared.slots[i];
+        status = commit(user, slot->tiles, slot->count);
+        positions_done += slot->count;
+        free_slot(slot);
+        if (status != HM_OK) {
+            fail(&shared, hm_error_code(ctx), "commit failed");
+            break;
+        }
+        pthread_mutex_lock(&shared.mutex);
+        shared.committed = i + 1;
+        pthread_cond_broadcast(&shared.work_ready);
+        pthread_mutex_unlock(&shared.mutex);
+        if (progress && !progress((double)positions_done / (double)counts->positions, NULL, progress_data)) {
+            status = hm_error(ctx, HM_EIO, "interrupted");
+            fail(&shared, HM_EIO, "interrupted");
+            break;
+        }
+    }
+join:
+    for (int i = 0; i < started; i++) pthread_join(workers[i].thread, NULL);
+    if (status == HM_OK && shared.failed) status = hm_error(ctx, shared.error_code, "%s", shared.error);
+done:
+    for (int i = 0; i < threads && workers; i++) {
+        worker *w = &workers[i];
+        add_counts(counts, &w->counts);
+        release_zoom(w);
+        if (w->dataset) GDALClose(w->dataset);
+        free(w->block_values);
+        free(w->indices);
+        for (int c = 0; c < 256; c++) hm_buffer_free(&w->uniform_png[c]);
+        if (w->hash_state) XXH3_freeState(w->hash_state);
+        hm_ctx_destroy(w->ctx);
+    }
+    for (int i = 0; shared.slots && i < shared.block_count; i++) free_slot(&shared.slots[i]);
+    free(shared.slots);
+    free(shared.blocks);
+    free(workers);
+    pthread_mutex_destroy(&shared.mutex);
+    pthread_cond_destroy(&shared.work_ready);
+    pthread_cond_destroy(&shared.block_done);
+    return status;
+}

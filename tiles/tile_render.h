@@ -1,0 +1,109 @@
+/*
+ * tile_render.h - the renderer: the surface warped to Web Mercator and cut into indexed PNG tiles, on N threads,
+ * handed back in a fixed order.
+ *
+ * Work is cut into blocks of up to HM_RENDER_BLOCK_TILES x HM_RENDER_BLOCK_TILES tiles on a grid fixed in tile
+ * coordinates (block = tile / 4 at each zoom), clipped to the tiles that cover the raster. For each block a worker
+ *   1. finds each tile's source window: the exact inverse transform of points along the tile's edges, widened by
+ *      the resampling kernel's reach, and hashes the window's cells (XXH3-128), noting whether any cell is above the
+ *      threshold. A tile whose window has nothing to draw is empty without warping; a tile whose hash equals the
+ *      previous run's is reused (the caller's `reuse` callback decides, see tiles.c);
+ *   2. if any tile needs drawing, warps the whole block with GDAL's warper (GDALWarpRegionToBuffer, approximate
+ *      transformer with 0.125 px error, bilinear when zoomed in past the source cells and average when zoomed out)
+ *      into a Float32 buffer on the zoom's global pixel grid;
+ *   3. maps each drawn tile's values to palette indices (ramp.h), skips tiles with nothing visible, reuses one
+ *      encoding for uniform tiles, and encodes the rest as PNG.
+ *
+ * Determinism: a block's warp depends only on the block's position and the cells under it (the approximate
+ * transformer interpolates along each block row, so the block grid, not the thread or the set of changed tiles,
+ * fixes the arithmetic), and a tile's pixels only on the cells in its window. Hence tiles are byte-identical for
+ * any --threads, and re-rendering only the tiles whose window hash changed gives what a full render gives.
+ * Blocks are handed to `commit` on the calling thread in block order (a small reorder window keeps memory
+ * bounded), so files, MBTiles rows and the manifest are written in the same order every time.
+ */
+#ifndef HM_TILE_RENDER_H
+#define HM_TILE_RENDER_H
+
+#include "context.h"
+#include "png_encode.h"
+#include "ramp.h"
+#include "raster_source.h"
+#include "tile_grid.h"
+
+#include <gdal.h>
+#include <stdint.h>
+
+#define HM_RENDER_BLOCK_TILES 4
+
+typedef enum hm_resampling {
+    HM_RESAMPLING_AUTO = 0, /* bilinear when a tile pixel is smaller than a cell, average when larger */
+    HM_RESAMPLING_NEAR,
+    HM_RESAMPLING_BILINEAR,
+    HM_RESAMPLING_CUBIC,
+    HM_RESAMPLING_AVERAGE
+} hm_resampling;
+
+int hm_resampling_from_name(const char *name); /* -1 when unknown */
+const char *hm_resampling_name(hm_resampling resampling);
+
+typedef struct hm_hash128 {
+    uint64_t high, low;
+} hm_hash128;
+
+typedef enum hm_tile_state {
+    HM_TILE_NOTHING_TO_DRAW = 0, /* no cell above the threshold under the tile: not written, not in the manifest */
+    HM_TILE_DRAWN_EMPTY,         /* drawn, and nothing visible: not written, kept in the manifest */
+    HM_TILE_DRAWN,               /* drawn: png holds the file */
+    HM_TILE_REUSED               /* unchanged since the previous run: the caller keeps its previous file */
+} hm_tile_state;
+
+typedef struct hm_tile_result {
+    int zoom, x, y; /* XYZ */
+    hm_tile_state state;
+    hm_hash128 source_hash; /* of the tile's source window (not set for NOTHING_TO_DRAW) */
+    hm_hash128 png_hash;    /* of the PNG bytes (DRAWN; REUSED copies it from the caller) */
+    hm_buffer png;          /* DRAWN only */
+} hm_tile_result;
+
+typedef struct hm_render_settings {
+    int min_zoom, max_zoom;
+    int tile_size_px;
+    hm_resampling resampling;
+    double threshold;            /* values <= threshold are transparent */
+    double value_min, value_max; /* the colour scale */
+    const hm_ramp *ramp;
+    hm_png_settings png;
+    int threads;
+} hm_render_settings;
+
+/* Called from worker threads: return 1 (and set *png_hash) when the previous run's tile with this source hash
+ * can be kept, 0 to draw it. Must be thread-safe. */
+typedef int (*hm_tile_reuse_fn)(void *user, int zoom, int x, int y, hm_hash128 source_hash, int *was_empty,
+                                hm_hash128 *png_hash);
+/* Called on the calling thread, in block order. Return HM_OK or an error (recorded in ctx) to stop. */
+typedef int (*hm_tile_commit_fn)(void *user, const hm_tile_result *tiles, int count);
+
+typedef struct hm_render_counts {
+    long long positions;       /* tile positions in the zoom ranges */
+    long long nothing_to_draw; /* skipped by the source check */
+    long long drawn;           /* warped and coloured this run (written or found empty) */
+    long long written;         /* drawn and not empty */
+    long long uniform;         /* written from the uniform-tile cache */
+    long long reused;
+    long long blocks_warped;
+} hm_render_counts;
+
+/* The tiles covering the source at each zoom; returns the total number of positions. */
+long long hm_render_ranges(const hm_raster_source *source, const hm_render_settings *settings,
+                           hm_tile_range *ranges /* [max_zoom + 1] */);
+
+int hm_render_tiles(hm_ctx *ctx, const hm_raster_source *source, const hm_render_settings *settings,
+                    hm_tile_reuse_fn reuse, hm_tile_commit_fn commit, void *user, GDALProgressFunc progress,
+                    void *progress_data, hm_render_counts *counts);
+
+/* Hex form of a hash (32 characters + NUL) and back (0 or -1). */
+void hm_hash128_format(hm_hash128 hash, char text[33]);
+int hm_hash128_parse(const char *text, hm_hash128 *hash);
+hm_hash128 hm_hash128_of(const void *data, size_t size);
+
+#endif
