@@ -25,6 +25,7 @@ typedef struct hm_boundary_options {
     const char *code_field; /* NULL: detect */
     const char *name_field; /* NULL: detect; a missing name field is allowed (names left empty) */
     const char *target_crs; /* "EPSG:27700" when NULL */
+    const char *assume_crs; /* CRS of a source that declares none (e.g. a Shapefile without .prj); NULL: error */
 } hm_boundary_options;
 
 int hm_boundaries_load(hm_ctx *ctx, const char *source, const hm_boundary_options *options,
@@ -39,7 +40,7 @@ const GEOSGeometry *hm_boundaries_geometry(const hm_boundary_set *set, size_t in
 /* How the polygons were read, for reports and metadata. */
 const char *hm_boundaries_source(const hm_boundary_set *set);
 const char *hm_boundaries_code_field(const hm_boundary_set *set);
-const char *hm_boundaries_name_field(const hm_boundary_set *set);
+const char *hm_boundaries_name_field(const hm_boundary_set *set); /* "" when the source has no names */
 const char *hm_boundaries_source_crs(const hm_boundary_set *set); /* e.g. "EPSG:4326" or a WKT name */
 size_t hm_boundaries_repaired_count(const hm_boundary_set *set);
 /* Envelope of all polygons. */
