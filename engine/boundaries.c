@@ -777,7 +777,8 @@ static int load_kml_folder(loader *ld, char **files, size_t count)
         if (!path) return hm_error(ld->ctx, HM_ENOMEM, "%s: out of memory", ld->source);
         snprintf(path, length, "%s/%s", ld->source, files[f]);
         CPLErrorReset();
-        GDALDatasetH dataset = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
+        GDALDatasetH dataset =
+            GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_READONLY | GDAL_OF_VERBOSE_ERROR, NULL, NULL, NULL);
         if (!dataset) {
             status = hm_error(ld->ctx, HM_EGDAL, "%s: GDAL cannot read this KML file: %s", path, gdal_message());
             free(path);
@@ -892,7 +893,7 @@ int hm_boundaries_load(hm_ctx *ctx, const char *source, const hm_boundary_option
         }
     }
     /* A folder without KML files may still be a dataset GDAL knows (a folder of Shapefiles). */
-    dataset = GDALOpenEx(source, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
+    dataset = GDALOpenEx(source, GDAL_OF_VECTOR | GDAL_OF_READONLY | GDAL_OF_VERBOSE_ERROR, NULL, NULL, NULL);
     if (!dataset) {
         FILE *probe = S_ISDIR(info.st_mode) ? NULL : fopen(source, "rb");
         if (!S_ISDIR(info.st_mode) && !probe)

@@ -15,7 +15,7 @@
 /* WKT of an axis-aligned square; a ring of static buffers so that several can sit in one initialiser. */
 static const char *square(double x0, double y0, double size)
 {
-    static char buffers[16][160];
+    static char buffers[16][320];
     static int next;
     char *wkt = buffers[next++ % 16];
     snprintf(wkt, sizeof buffers[0], "POLYGON((%.17g %.17g,%.17g %.17g,%.17g %.17g,%.17g %.17g,%.17g %.17g))", x0,
@@ -227,7 +227,7 @@ static void test_kml_folder(void **state)
     const char *names[] = {"St Nicholas", "Broadmead", NULL};
     const char *squares[] = {"-2.60,51.45 -2.58,51.45 -2.58,51.46 -2.60,51.46 -2.60,51.45",
                              "-2.58,51.45 -2.56,51.45 -2.56,51.46 -2.58,51.46 -2.58,51.45",
-                             "-2.60,51.46 -2.58,51.46 -2.58,51.47 -2.60,51.47 -2.60,51.46"};
+                             "-2.60,51.46,0 -2.58,51.46,0 -2.58,51.47,0 -2.60,51.47,0 -2.60,51.46,0"};
     for (int i = 0; i < 3; i++) {
         char *path = fixture_path(folder, files[i]);
         assert_int_equal(fixture_write_kml(path, names[i], squares[i]), 0);

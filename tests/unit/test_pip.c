@@ -222,7 +222,7 @@ static void test_tiling_boundaries_order_independent(void **state)
     int n = small_tiling.inner_points + 2;
     double *xy = malloc(sizeof(double) * 2 * (size_t)n);
     assert_non_null(xy);
-    size_t boundary_points = 0;
+    size_t boundary_points = 0, midpoints = 0;
     double frame_x, frame_y;
     fixture_tiling_corner(&small_tiling, small_tiling.columns, small_tiling.rows, &frame_x, &frame_y);
     for (int i = 0; i <= small_tiling.columns; i++) {
@@ -239,11 +239,22 @@ static void test_tiling_boundaries_order_independent(void **state)
                     /* Every boundary point belongs to some tile, except on the east and north edges of the
                      * frame, whose points go to the outside east or north of them. */
                     if (x < frame_x && y < frame_y && in_a < 0) fail_msg("(%.17g, %.17g): no tile", x, y);
+                    /* Segment midpoints lie within rounding of the shared edge, mostly just off it: only an
+                     * exact orientation test agrees with GEOS on every one of them. */
+                    if (k + 1 < n) {
+                        double mx = 0.5 * (x + xy[2 * k + 2]), my = 0.5 * (y + xy[2 * k + 3]);
+                        in_a = hm_pip_index_locate(a.index, mx, my);
+                        in_b = hm_pip_index_locate(b.index, mx, my);
+                        assert_string_equal(code_or_dash(&a, in_a), code_or_dash(&b, in_b));
+                        boundary_points += (size_t)reference_check(&r, &a, mx, my);
+                        midpoints++;
+                    }
                 }
             }
         }
     }
     assert_true(boundary_points > 1000);
+    assert_true(midpoints > 6000);
     free(xy);
     reference_destroy(&r);
     unload(&a);
@@ -294,6 +305,50 @@ static void test_four_squares(void **state)
     unload(&b);
     free(forward);
     free(backward);
+    fixture_remove_folder(folder);
+    free(folder);
+}
+
+/* Points a few units in the last place from a diagonal shared edge at BNG magnitudes, where the plain
+ * floating-point orientation often has the wrong sign: every one must go to the side GEOS's robust
+ * orientation puts it on (and points exactly on the edge to the east side). */
+static void test_near_edge_exact(void **state)
+{
+    (void)state;
+    char *folder = fixture_folder("pip-exact");
+    char *path = write_file(
+        folder, "triangles.geojson",
+        GEOJSON_HEAD FEATURE("WEST", "Polygon",
+                             "[[[400000.1,280000.3],[410123.7,287456.9],[390000.5,287456.9],[400000.1,280000.3]]]") ","
+        FEATURE("EAST", "Polygon",
+                "[[[400000.1,280000.3],[420300.2,280000.3],[410123.7,287456.9],[400000.1,280000.3]]]") "]}");
+    loaded l = load(path);
+    GEOSContextHandle_t geos = hm_ctx_geos(l.ctx);
+    const double ax = 400000.1, ay = 280000.3, bx = 410123.7, by = 287456.9;
+    size_t plain_wrong = 0, checked = 0;
+    for (int m = 1; m < 400; m++) {
+        /* A point on the edge as nearly as doubles allow, then its neighbours a few ulps away. */
+        double cx = ax + (bx - ax) * m / 400.0;
+        double cy = ay + (by - ay) * ((cx - ax) / (bx - ax));
+        for (int i = -3; i <= 3; i++) {
+            for (int j = -3; j <= 3; j++) {
+                double px = cx + i * (nextafter(cx, INFINITY) - cx), py = cy + j * (nextafter(cy, INFINITY) - cy);
+                int side = GEOSOrientationIndex_r(geos, ax, ay, bx, by, px, py);
+                const char *expected = side > 0 ? "WEST" : "EAST";
+                const char *got = code_or_dash(&l, hm_pip_index_locate(l.index, px, py));
+                if (strcmp(got, expected) != 0)
+                    fail_msg("(%.17g, %.17g): orientation %d, expected %s, got %s", px, py, side, expected, got);
+                double plain = (bx - ax) * (py - ay) - (by - ay) * (px - ax);
+                plain_wrong += (plain > 0) != (side > 0);
+                checked++;
+            }
+        }
+    }
+    /* The test means something only if the plain formula fails on some of these points. */
+    assert_true(plain_wrong > 0);
+    assert_true(checked == 399 * 49);
+    unload(&l);
+    free(path);
     fixture_remove_folder(folder);
     free(folder);
 }
@@ -444,6 +499,7 @@ int main(void)
         cmocka_unit_test(test_synthetic_tiling_matches_geos),
         cmocka_unit_test(test_tiling_boundaries_order_independent),
         cmocka_unit_test(test_four_squares),
+        cmocka_unit_test(test_near_edge_exact),
         cmocka_unit_test(test_holes_multipolygons_overlaps),
         cmocka_unit_test(test_nearest),
         cmocka_unit_test(test_threads),
