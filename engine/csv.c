@@ -2,14 +2,15 @@
  * csv.c - see csv.h.
  *
  * How a record is read. The input is read in large blocks into one window buffer and cut into physical lines
- * with memchr('\n'). Each line's content (without its CR/LF) is given to libcsv, followed by the line ending:
- *   - if libcsv then reports the end of a row, the record is complete: for a record on one line (nearly all
- * of them) the raw text is the line itself, still in the window, terminated in place;
- *   - otherwise a quoted field holds the line break, libcsv has taken the ending as field content, the line
- * is appended to a raw buffer and the next line continues the record. The record's first line number is
- * therefore exact even across quoted line breaks, which is what a reject row needs. A carriage return inside
- * a line (not before its '\n') is data: for such lines libcsv is told that only
- * '\n' ends a row, so a stray CR never splits a record in two.
+ * with memchr('\n'). Each line's content (without its CR/LF) is given to libcsv; then:
+ *   - if the line ends outside a quoted field (decided by quote_step below, for lines that contain a quote),
+ *     csv_fini ends the record, exactly as a line ending would. For a record on one line (nearly all of them)
+ *     the raw text is the line itself, still in the window, NUL-terminated in place;
+ *   - otherwise a quoted field holds the line break: the line is appended to a raw buffer, its ending is kept
+ *     to be given to libcsv (as field content) before the next line, and the next line continues the record.
+ * The record's first line number is therefore exact even across quoted line breaks, which is what a reject
+ * row needs. A carriage return inside a line (not before its '\n') is data: for such lines libcsv is told
+ * that only '\n' ends a row, so a stray CR never splits a record in two.
  *
  * Field values are copied into one arena that is reused from record to record, so the hot path makes no
  * allocation once the buffers have grown to the longest record.
@@ -73,7 +74,9 @@ struct hm_csv_reader {
     size_t raw_capacity, raw_used, raw_last_ending;
     int row_ended;
     int out_of_memory;
-    int quote_state; /* quote_state after the record's lines so far, when it spans lines */
+    int quote_state;        /* quote_state after the record's lines so far, when it spans lines */
+    char pending_ending[2]; /* the line ending inside a quoted field, not yet given to libcsv */
+    size_t pending_ending_length;
 
     /* Set when a too long record was returned: the next call skips the rest of it first. */
     int skip_pending;
@@ -452,6 +455,9 @@ int hm_csv_next(hm_csv_reader *reader, hm_csv_record *record)
         }
         int stray_cr = content > 0 && memchr(line, '\r', content) != NULL;
         csv_set_term_func(&reader->parser, stray_cr ? is_line_feed : NULL);
+        if (continuing) /* the previous line's ending, inside the quoted field */
+            csv_parse(&reader->parser, reader->pending_ending, reader->pending_ending_length, on_field,
+                      on_row, reader);
         csv_parse(&reader->parser, line, content, on_field, on_row, reader);
         /* Does a quoted field hold this line break? Only a line with a quote, or a record already spanning
          * lines, needs the scan. */
@@ -460,10 +466,14 @@ int hm_csv_next(hm_csv_reader *reader, hm_csv_record *record)
             state = quote_scan((quote_state)reader->quote_state, line, content, reader->delimiter);
         else if (content > 0 && memchr(line, '"', content) != NULL)
             state = quote_scan(FIELD_START, line, content, reader->delimiter);
-        if (state == QUOTED && content < length)
-            csv_parse(&reader->parser, line + content, length - content, on_field, on_row, reader);
-        else /* the record ends here, also when libcsv would have reopened a quoted field (see quote_step) */
+        if (state == QUOTED && content < length) {
+            /* The line ending belongs to the field, but is given to libcsv only with the next line: at the
+             * end of the file an unterminated field then ends without it, as the raw text does. */
+            reader->pending_ending_length = length - content;
+            memcpy(reader->pending_ending, line + content, reader->pending_ending_length);
+        } else { /* the record ends here, also where libcsv would have reopened a quoted field (quote_step) */
             csv_fini(&reader->parser, on_field, on_row, reader);
+        }
         if (reader->out_of_memory || csv_error(&reader->parser) != CSV_SUCCESS) break;
         reader->quote_state = QUOTED;
         if (reader->row_ended) {

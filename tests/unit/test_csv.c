@@ -148,7 +148,9 @@ static void test_quoted_line_breaks(void **state)
     /* A quoted blank line inside a field is content, not a blank line. */
     EXPECT("quoted_blank_line", "\"a\n\n\",b\nc\n", "L1 [a\\n\\n][b] raw=\"a\\n\\n\",b\nL4 [c] raw=c\n");
     /* The file ends inside a quoted field: the record ends there, without the final line ending. */
-    EXPECT("unterminated_quote", "a,\"open\nmore\n", "L1 [a][open\\nmore\\n] raw=a,\"open\\nmore\n");
+    EXPECT("unterminated_quote", "a,\"open\nmore\n", "L1 [a][open\\nmore] raw=a,\"open\\nmore\n");
+    /* Found by fuzz_csv: the same with CRLF; the field must not keep the final line ending either. */
+    EXPECT("unterminated_quote_crlf", "a,\"x\r\ny\r\n", "L1 [a][x\\r\\ny] raw=a,\"x\\r\\ny\n");
     EXPECT("unterminated_quote_no_newline", "h\na,\"open\nmore",
            "L1 [h] raw=h\nL2 [a][open\\nmore] raw=a,\"open\\nmore\n");
     /* The fixture style of tests/data/geocode/bad.csv: BOM, CRLF and a quoted comma, quote and newline. */
