@@ -52,8 +52,8 @@
 
 #define GPKG_APPLICATION_ID 0x47504B47 /* "GPKG" */
 #define GPKG_USER_VERSION 10300        /* GeoPackage 1.3.0 */
-/* Measured (scripts/bench-gpkg): 4096 and 8192 are within noise for a million points; 4096 is GDAL's and SQLite's
- * default and keeps each R-tree node (at most 51 cells, 1228 bytes) on one page. */
+/* Measured with tests/bench/bench_gpkg (a million points, 12 fields): 8192 and 65536 byte pages save under 10% of
+ * the insert CPU time, within the noise of a shared machine; 4096 is GDAL's and SQLite's default. */
 #define GPKG_PAGE_SIZE 4096
 #define DATETIME_SIZE 32 /* "YYYY-MM-DDTHH:MM:SS.SSSZ" and a NUL */
 
@@ -561,7 +561,9 @@ static int check_layer_definition(hm_gpkg *gpkg, const char *name, hm_geometry_t
     return HM_OK;
 }
 
-/* CREATE TABLE and the INSERT statement, both naming every column quoted. */
+/* CREATE TABLE and the INSERT statement, both naming every column quoted. The fid is AUTOINCREMENT as GDAL makes it
+ * (fids of deleted features are never reused when QGIS edits the layer later); SQLite then updates sqlite_sequence
+ * once per INSERT, about a quarter of the insert CPU time (1.33 s instead of 1.80 s for a million points). */
 static int create_layer_table(hm_gpkg *gpkg, hm_gpkg_layer *layer)
 {
     sqlite3_str *create = sqlite3_str_new(gpkg->db);
