@@ -405,6 +405,16 @@ static char *describe_crs(OGRSpatialReferenceH srs)
         snprintf(text, sizeof text, "%s:%s", authority, code);
         return duplicate(text);
     }
+    /* An ESRI .prj has no authority: ask GDAL which EPSG code it is, else use its name. */
+    OGRSpatialReferenceH identified = OSRClone(srs);
+    char *description = NULL;
+    if (identified && OSRAutoIdentifyEPSG(identified) == OGRERR_NONE && OSRGetAuthorityCode(identified, NULL)) {
+        char text[128];
+        snprintf(text, sizeof text, "EPSG:%s", OSRGetAuthorityCode(identified, NULL));
+        description = duplicate(text);
+    }
+    if (identified) OSRDestroySpatialReference(identified);
+    if (description) return description;
     const char *name = OSRGetName(srs);
     return duplicate(name ? name : "unnamed CRS");
 }
@@ -513,6 +523,12 @@ static int field_is_unique(OGRLayerH layer, int field)
     return unique;
 }
 
+static int has_kml_extension(const char *name)
+{
+    size_t length = strlen(name);
+    return length > 4 && strcasecmp(name + length - 4, ".kml") == 0;
+}
+
 /* The field indexes chosen for a layer (-1: none). */
 typedef struct field_choice {
     int code;
@@ -601,8 +617,12 @@ static int detect_fields(loader *ld, OGRLayerH layer, const hm_boundary_options 
         if (choice->code < 0)
             return hm_error(ld->ctx, HM_EFORMAT,
                             "%s: layer '%s': cannot tell which field holds the %s codes (fields: %s); name it "
-                            "with %s FIELD (and the names with %s FIELD)",
-                            ld->source, layer_name, ld->kind, fields, ld->code_option, ld->name_option);
+                            "with %s FIELD (and the names with %s FIELD)%s",
+                            ld->source, layer_name, ld->kind, fields, ld->code_option, ld->name_option,
+                            has_kml_extension(ld->source)
+                                ? ", or, for data.police.uk neighbourhood files (one per neighbourhood, named by "
+                                  "its id), give the folder that holds them"
+                                : "");
     }
 
     if (options && options->name_field) {
@@ -718,12 +738,6 @@ static int load_layer(loader *ld, GDALDatasetH dataset, const hm_boundary_option
         return hm_error(ld->ctx, HM_EFORMAT, "%s: layer '%s' has no features; give a file with %s polygons",
                         ld->source, OGR_L_GetName(layer), ld->kind);
     return status;
-}
-
-static int has_kml_extension(const char *name)
-{
-    size_t length = strlen(name);
-    return length > 4 && strcasecmp(name + length - 4, ".kml") == 0;
 }
 
 /* The *.kml file names in folder, sorted; *count 0 when there are none. */
