@@ -511,7 +511,8 @@ static int field_is_unique(OGRLayerH layer, int field)
             if (!bigger) unique = 0;
             else values = bigger;
         }
-        if (unique) values[count++] = duplicate(value);
+        if (unique && (values[count] = duplicate(value)) != NULL) count++;
+        else unique = 0;
         OGR_F_Destroy(feature);
     }
     OGR_L_ResetReading(layer);
