@@ -938,50 +938,55 @@ def grid_ref(e, n, digits):
 
 
 def build_intelligence(rng, cfg, density, ds):
+    """Intelligence records (vectorised: the large set has 20,000): about 45% belong to an organised crime group
+    and sit around its home area, the rest follow the density; one location form per row."""
     n = cfg.intel
     n_ocg = 12 if not cfg.large else 60
     ocg_x, ocg_y = density.sample(rng, n_ocg, ds.outline.bounds, power=1.5)
     cats = [c for c, _ in INTEL_CATEGORIES]
     cat_p = np.array([w for _, w in INTEL_CATEGORIES], dtype=float)
     cat_p /= cat_p.sum()
-    rows = []
+    xs, ys, groups = [], [], []
+    while sum(len(a) for a in xs) < n:
+        m = 2 * n
+        group = np.where(rng.random(m) < 0.45, rng.integers(0, n_ocg, m), -1)
+        bx, by = density.sample(rng, m, ds.outline.bounds, power=1.3)
+        gx = np.where(group >= 0, ocg_x[np.maximum(group, 0)] + rng.normal(0, 600, m), bx)
+        gy = np.where(group >= 0, ocg_y[np.maximum(group, 0)] + rng.normal(0, 600, m), by)
+        ok = shapely.vectorized.contains(ds.outline, gx, gy)
+        xs.append(gx[ok])
+        ys.append(gy[ok])
+        groups.append(group[ok])
+    x, y, group = np.concatenate(xs)[:n], np.concatenate(ys)[:n], np.concatenate(groups)[:n]
+    day = rng.integers(0, 181, n)
+    source = 1 + rng.choice(3, size=n, p=[0.2, 0.65, 0.15])
+    assessment = rng.choice(5, size=n, p=[0.15, 0.35, 0.35, 0.10, 0.05])
+    handling = rng.random(n) < 0.75
+    cat = rng.choice(len(cats), size=n, p=cat_p)
+    form = rng.random(n)
+    digits = rng.choice([5, 4, 3], size=n, p=[0.7, 0.2, 0.1])
+    style = rng.random(n)
     pc_x = np.array([p[2] for p in ds.postcodes])
     pc_y = np.array([p[3] for p in ds.postcodes])
     start = np.datetime64("2026-01-01")
-    while len(rows) < n:
-        has_ocg = rng.random() < 0.45
-        if has_ocg:
-            g = int(rng.integers(n_ocg))
-            x, y = ocg_x[g] + rng.normal(0, 600), ocg_y[g] + rng.normal(0, 600)
-            ocg = "OCG-%02d" % (g + 1)
-        else:
-            (x,), (y,) = density.sample(rng, 1, ds.outline.bounds, power=1.3)
-            ocg = ""
-        if not ds.outline.contains(Point(x, y)):
-            continue
-        date = str(start + np.timedelta64(int(rng.integers(0, 181)), "D"))
-        source = 1 + int(rng.choice(3, p=[0.2, 0.65, 0.15]))
-        assessment = "ABCDE"[int(rng.choice(5, p=[0.15, 0.35, 0.35, 0.10, 0.05]))]
-        handling = "P" if rng.random() < 0.75 else "C"
-        cat = cats[int(rng.choice(len(cats), p=cat_p))]
-        form = rng.random()
+    rows = []
+    for k in range(n):
         e = nn = gr = pc = ""
-        if form < 0.70:
-            e, nn = "%d" % round(x + ds.offset_x), "%d" % round(y + ds.offset_y)
-        elif form < 0.85:
-            digits = int(rng.choice([5, 4, 3], p=[0.7, 0.2, 0.1]))
-            gr = grid_ref(x + ds.offset_x, y + ds.offset_y, digits)
-            if digits == 3:
+        if form[k] < 0.70:
+            e, nn = "%d" % round(x[k] + ds.offset_x), "%d" % round(y[k] + ds.offset_y)
+        elif form[k] < 0.85:
+            gr = grid_ref(x[k] + ds.offset_x, y[k] + ds.offset_y, int(digits[k]))
+            if digits[k] == 3:
                 gr = gr.replace(" ", "")
         else:
-            k = int(np.argmin((pc_x - x) ** 2 + (pc_y - y) ** 2))
-            pc = ds.postcodes[k][1]
-            style = rng.random()
-            if style < 0.08:
+            pc = ds.postcodes[int(np.argmin((pc_x - x[k]) ** 2 + (pc_y - y[k]) ** 2))][1]
+            if style[k] < 0.08:
                 pc = pc.lower()
-            elif style < 0.14:
+            elif style[k] < 0.14:
                 pc = pc.replace(" ", "")
-        rows.append([date, str(source), assessment, handling, ocg, cat, e, nn, gr, pc])
+        rows.append([str(start + np.timedelta64(int(day[k]), "D")), str(source[k]), "ABCDE"[assessment[k]],
+                     "P" if handling[k] else "C", "OCG-%02d" % (group[k] + 1) if group[k] >= 0 else "",
+                     cats[cat[k]], e, nn, gr, pc])
     rows.sort(key=lambda r: r[0])
     ds.intel = [["INT-2026-%05d" % (k + 1)] + r for k, r in enumerate(rows)]
 
@@ -1106,10 +1111,12 @@ def write_all(ds, out_dir, generic=False, street_files="monthly"):
     outcome_list = inc["outcome"].tolist()
     starts = np.searchsorted(inc["month"][order], np.arange(len(MONTHS) + 1))
     order_list = order.tolist()
+    # the end of a row for each (crime type, outcome) pair
+    tail = [["," + t + "," + o + ",\r\n" for o in outcome_names] for t in type_names]
     for m, month in enumerate(MONTHS):
         prefix = ",%s,%s,%s," % (month, FORCE, FORCE)
-        rows = [crime_id[k] + prefix + (no_loc if sp_list[k] < 0 else sp_text[sp_list[k]]) + ","
-                + type_names[type_list[k]] + "," + outcome_names[outcome_list[k]] + ",\r\n"
+        where = [prefix + t for t in sp_text] + [prefix + no_loc]  # index -1: no location
+        rows = [crime_id[k] + where[sp_list[k]] + tail[type_list[k]][outcome_list[k]]
                 for k in order_list[starts[m]:starts[m + 1]]]
         name = "%s-avon-and-somerset-street.csv" % month
         with open(os.path.join(street_dir, name), "w", encoding="utf-8", newline="") as f:
@@ -1120,12 +1127,11 @@ def write_all(ds, out_dir, generic=False, street_files="monthly"):
     if generic:
         # The same incidents in a force-system style CSV: BNG coordinates of the snap points, a day in the month.
         days = inc["day"].tolist()
+        where = [",%.1f,%.1f\n" % (e, n) for e, n in zip(sp_e.tolist(), sp_n.tolist())] + [",,\n"]
+        dates = [[",%s-%02d," % (month, d + 1) for d in range(28)] for month in MONTHS]
         lines = ["incident_id,date,crime_type,easting,northing\n"]
-        for row, k in enumerate(order_list):
-            s = sp_list[k]
-            where = ",," if s < 0 else ",%.1f,%.1f" % (sp_e[s], sp_n[s])
-            lines.append("INC%08d,%s-%02d,%s%s\n" % (row + 1, MONTHS[month_list[k]], days[k] + 1,
-                                                     type_names[type_list[k]], where))
+        lines += ["INC%08d" % (row + 1) + dates[month_list[k]][days[k]] + type_names[type_list[k]]
+                  + where[sp_list[k]] for row, k in enumerate(order_list)]
         write_text(os.path.join(out_dir, "incidents-generic.csv"), "".join(lines))
         files.append("incidents-generic.csv")
     return files
