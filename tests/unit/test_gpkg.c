@@ -875,6 +875,61 @@ static void test_invalid_input(void **state)
     sqlite3_close(db);
 }
 
+/* Rows are buffered and inserted 64 at a time: hm_gpkg_database() shows every accepted row, a rejected row in the
+ * middle of a batch leaves no trace, and a layer too wide for 64 rows a statement still works. */
+static void test_buffered_rows(void **state)
+{
+    fixture *f = *state;
+    char path[1024];
+    path_in(f, "buffered.gpkg", path, sizeof path);
+    hm_gpkg *gpkg = NULL;
+    hm_gpkg_layer *narrow = NULL, *wide = NULL;
+    check(f->ctx, hm_gpkg_create(f->ctx, path, 27700, &gpkg));
+    const hm_gpkg_field text_field[] = {{"name", HM_FIELD_TEXT, NULL}, {"day", HM_FIELD_DATE, NULL}};
+    check(f->ctx, hm_gpkg_add_layer(gpkg, "narrow", NULL, HM_GEOMETRY_POINT, text_field, 2, &narrow));
+    enum { WIDE = 700 }; /* 701 columns: SQLite's 32766 variables allow 46 rows a statement */
+    static hm_gpkg_field wide_fields[WIDE];
+    static char names[WIDE][16];
+    static hm_value wide_values[WIDE];
+    for (int i = 0; i < WIDE; i++) {
+        snprintf(names[i], sizeof names[i], "f%d", i);
+        wide_fields[i] = (hm_gpkg_field){names[i], HM_FIELD_INTEGER, NULL};
+    }
+    check(f->ctx, hm_gpkg_add_layer(gpkg, "wide", NULL, HM_GEOMETRY_POINT, wide_fields, WIDE, &wide));
+    char name[32];
+    for (int i = 0; i < 100; i++) {
+        snprintf(name, sizeof name, "row %d", i);
+        hm_value values[2] = {{.as.text = name}, {.as.text = i == 70 ? "2024-02-30x" : "2024-02-03"}};
+        int status = hm_gpkg_insert_point(narrow, i, i, values);
+        assert_int_equal(status, i == 70 ? HM_EINVAL : HM_OK);
+        for (int k = 0; k < WIDE; k++) wide_values[k] = (hm_value){.as.integer = i * 1000 + k};
+        check(f->ctx, hm_gpkg_insert_point(wide, i, -i, wide_values));
+    }
+    assert_int_equal(hm_gpkg_layer_count(narrow), 99);
+    sqlite3 *db = hm_gpkg_database(gpkg);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM narrow"), 99);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM wide"), 100);
+    check(f->ctx, hm_gpkg_insert_point(narrow, 100, 100, (hm_value[2]){{.as.text = "last"}, {.is_null = 1}}));
+    check(f->ctx, hm_gpkg_commit(gpkg));
+
+    db = open_db(path);
+    char text[64];
+    query_text(db, "SELECT name FROM narrow WHERE fid = 71", text, sizeof text);
+    assert_string_equal(text, "row 71"); /* the rejected row 70 took no fid */
+    query_text(db, "SELECT name FROM narrow WHERE fid = 100", text, sizeof text);
+    assert_string_equal(text, "last");
+    assert_int_equal(query_int(db, "SELECT f699 FROM wide WHERE fid = 100"), 99699);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM rtree_narrow_geom WHERE minx <= 71 AND maxx >= 71 AND "
+                                   "id = 71"),
+                     1);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM rtree_wide_geom WHERE miny <= -99 AND maxy >= -99 AND "
+                                   "id = 100"),
+                     1);
+    assert_rtreecheck_ok(db, "rtree_narrow_geom");
+    assert_rtreecheck_ok(db, "rtree_wide_geom");
+    sqlite3_close(db);
+}
+
 int main(void)
 {
     setenv("OGR_CURRENT_DATE", "2026-01-01T00:00:00Z", 1);
@@ -893,6 +948,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_byte_identical, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quoted_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_input, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_buffered_rows, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
