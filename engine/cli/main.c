@@ -7,6 +7,7 @@
  */
 #include "context.h"
 #include "geocode.h"
+#include "aggregate.h"
 #include "density.h"
 #include "tiles_command.h"
 
@@ -34,6 +35,15 @@ static int run_geocode(hm_ctx *ctx, int argc, char **argv)
     return status;
 }
 
+static int run_aggregate(hm_ctx *ctx, int argc, char **argv)
+{
+    hm_aggregate_options *options = NULL;
+    int status = hm_aggregate_options_new(ctx, argc, argv, &options);
+    if (status == HM_OK) status = hm_aggregate(ctx, options, NULL);
+    hm_aggregate_options_free(options);
+    return status;
+}
+
 static int run_density(hm_ctx *ctx, int argc, char **argv)
 {
     hm_density_options *options = NULL;
@@ -55,6 +65,8 @@ static int run_tiles(hm_ctx *ctx, int argc, char **argv)
 static const hm_command commands[] = {
     {"geocode", "geocode -o OUT.gpkg --wards WARDS [--beats BEATS] [options] INPUT... [--intel FILE]",
      "place incidents and intelligence records in their ward and beat; write a GeoPackage", run_geocode},
+    {"aggregate", "aggregate IN.gpkg [-o DIR] [--population FILE] [--period NAME:FROM..TO]... [--public]",
+     "harm per ward and beat: rates, ranks, changes, hot spots; CSV and an HTML report", run_aggregate},
     {"density", "density IN -o OUT.tif [--radius M] [--cell M] [--kernel K] [--weight W] [--compat qgis] [options]",
      "harm density surface (exact kernel density, or QGIS's heatmap) as a Cloud Optimized GeoTIFF", run_density},
     {"tiles", "tiles IN.tif -o DIR [--zoom 8-15] [--ramp NAME|FILE] [--range auto|MIN,MAX] [--mbtiles FILE] [--update]",

@@ -1,0 +1,2110 @@
+/*
+ * aggregate.c - see aggregate.h.
+ *
+ * Order of work: check that the input was made by `harmmap geocode` (its layers and the runs table), read the
+ * ward and beat polygons with OGR, read the records with SQLite (a GeoPackage is an SQLite file; a plain SELECT
+ * of the attribute columns is much faster than OGR features and needs no geometry), weigh them (their `harm`
+ * column, or the harm model), then compute every statistic in memory, and only then write: CSV files and the
+ * report to temporary names, the GeoPackage (a copy of the input, or a new public.gpkg) to a temporary name, and
+ * rename them all at the end, so a failure leaves the previous outputs as they were.
+ */
+#include "aggregate.h"
+
+#include "aggregate_internal.h"
+#include "argv.h"
+#include "csv.h"
+#include "harm.h"
+#include "hotspots.h"
+#include "location.h"
+
+#include <cpl_conv.h>
+#include <cpl_string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <ogr_srs_api.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_PERIODS 16
+#define MAX_NAMED_IN_MESSAGE 10 /* codes or lines listed in one warning before "and N more" */
+
+struct hm_aggregate_options {
+    const char *input_path;
+    const char *output_dir;
+    const char *population_path;
+    hm_agg_period periods[MAX_PERIODS];
+    size_t period_count;
+    int public_mode;
+    long min_count;
+    hm_harm_options harm;
+    int harm_options_given;
+    int recompute_harm;
+    int has_reference_date;
+    const char *hotspot_variable;
+    double neighbour_tolerance_m;
+    long top_categories;
+    double dominance_share;
+};
+
+static const char aggregate_usage[] =
+    "Usage: harmmap aggregate IN.gpkg [-o DIR] [--population FILE] [--period NAME:FROM..TO]... [--public]\n"
+    "\n"
+    "Harm per ward and per beat from a GeoPackage made by 'harmmap geocode': counts, harm, rates, ranks, top\n"
+    "categories, changes between periods with an exact test, and hot spots (Getis-Ord Gi*, Local Moran's I).\n"
+    "Adds layers ward_harm, beat_harm and table aggregate_runs to IN.gpkg (atomically) and writes ward_harm.csv,\n"
+    "beat_harm.csv and report.html to DIR (default: the folder of IN.gpkg).\n"
+    "\n"
+    "  -o, --output DIR                   folder for the CSV files and the report (created if missing)\n"
+    "  --population FILE                  CSV of ward code and population (ONS mid-year estimate style):\n"
+    "                                     adds harm per 1,000 residents\n"
+    "  --period NAME:FROM..TO             a period (dates YYYY-MM or YYYY-MM-DD, inclusive; a month as TO means\n"
+    "                                     its last day); repeat for more. With two or more, the change from the\n"
+    "                                     earliest to the latest is tested (exact conditional test on counts)\n"
+    "  --public                           public product: leave out intelligence not graded P, suppress every\n"
+    "                                     figure of areas with fewer than --min-count records, write no point\n"
+    "                                     layer: outputs go to DIR (default IN-public/) with public.gpkg\n"
+    "  --min-count N                      suppression threshold for --public (default 5)\n"
+    "Harm (used when the records have no harm column, or with --recompute-harm):\n"
+    "  --harm-index cchi|css|FILE         weight table (default cchi: Cambridge Crime Harm Index)\n"
+    "  --grading-table FILE               3x5x2 grading multipliers (default data/harm/grading.csv)\n"
+    "  --ocg-table FILE                   organised crime group scores (columns ocg_ref,score)\n"
+    "  --half-life DAYS[d|w|y]            recency decay, e.g. 180d (default none)\n"
+    "  --reference-date YYYY-MM-DD        date the decay counts back from (default: the latest record)\n"
+    "  --exclude-proactive                give proactive categories (drugs, weapons possession) no harm\n"
+    "  --recompute-harm                   ignore the harm column geocode wrote and weigh the records here\n"
+    "Hot spots and flags:\n"
+    "  --hotspot-variable density|rate|harm  value compared between neighbours (default density: harm per km2;\n"
+    "                                     rate: harm per 1,000 residents, needs --population)\n"
+    "  --neighbour-tolerance METRES       areas closer than this are neighbours (default 0.01)\n"
+    "  --top-categories N                 categories listed per area (default 3)\n"
+    "  --dominance-share S                flag areas whose 3 largest records carry at least S of the harm\n"
+    "                                     (default 0.5)\n"
+    "  -q                                 quiet\n";
+
+void hm_aggregate_options_free(hm_aggregate_options *options)
+{
+    free(options);
+}
+
+/* ---- dates ---- */
+
+static int days_in_month(int year, int month)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (month == 2 && ((year % 4 == 0 && year % 100 != 0) || year % 400 == 0)) return 29;
+    return days[month - 1];
+}
+
+static void civil_from_days(long days, int *year, int *month, int *day)
+{
+    time_t seconds = (time_t)days * 86400;
+    struct tm utc;
+    gmtime_r(&seconds, &utc);
+    *year = utc.tm_year + 1900;
+    *month = utc.tm_mon + 1;
+    *day = utc.tm_mday;
+}
+
+static long month_last_day(long first_day)
+{
+    int year, month, day;
+    civil_from_days(first_day, &year, &month, &day);
+    return first_day - (day - 1) + days_in_month(year, month) - 1;
+}
+
+static void format_day(long days, char *out, size_t size)
+{
+    int year, month, day;
+    civil_from_days(days, &year, &month, &day);
+    snprintf(out, size, "%04d-%02d-%02d", year % 10000, month % 100, day % 100);
+}
+
+/* One end of a period: YYYY-MM or YYYY-MM-DD. A month is its first day, or its last day when is_end. */
+static int parse_period_date(hm_ctx *ctx, const char *spec, const char *text, int is_end, long *days)
+{
+    hm_date date;
+    if (hm_parse_date(text, &date) != HM_REJECT_NONE || date.precision == HM_DATE_TIME)
+        return hm_error(ctx, HM_EINVAL, "--period %s: '%s' is not a date: give YYYY-MM or YYYY-MM-DD", spec, text);
+    *days = date.days_since_epoch;
+    if (is_end && date.precision == HM_DATE_MONTH) *days = month_last_day(date.days_since_epoch);
+    return HM_OK;
+}
+
+static int parse_period(hm_ctx *ctx, const char *spec, hm_agg_period *period)
+{
+    memset(period, 0, sizeof *period);
+    snprintf(period->text, sizeof period->text, "%s", spec);
+    const char *colon = strchr(spec, ':');
+    const char *dots = colon ? strstr(colon + 1, "..") : NULL;
+    if (!colon || !dots)
+        return hm_error(ctx, HM_EINVAL, "--period %s: give NAME:FROM..TO, e.g. before:2023-01..2023-06", spec);
+    size_t name_length = (size_t)(colon - spec);
+    if (name_length == 0 || name_length > 32)
+        return hm_error(ctx, HM_EINVAL, "--period %s: the name must have 1 to 32 characters", spec);
+    for (size_t i = 0; i < name_length; i++) {
+        char c = spec[i];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (i > 0 && ((c >= '0' && c <= '9') || c == '_'));
+        if (!ok)
+            return hm_error(ctx, HM_EINVAL, "--period %s: the name may have only letters, digits and '_' and must "
+                            "start with a letter (it becomes part of field names such as count_NAME)", spec);
+    }
+    memcpy(period->name, spec, name_length);
+    period->name[name_length] = '\0';
+    char from[64], to[64];
+    size_t from_length = (size_t)(dots - colon - 1);
+    if (from_length == 0 || from_length >= sizeof from || strlen(dots + 2) == 0 || strlen(dots + 2) >= sizeof to)
+        return hm_error(ctx, HM_EINVAL, "--period %s: give both dates, FROM..TO", spec);
+    memcpy(from, colon + 1, from_length);
+    from[from_length] = '\0';
+    snprintf(to, sizeof to, "%s", dots + 2);
+    int status = parse_period_date(ctx, spec, from, 0, &period->from_days);
+    if (status == HM_OK) status = parse_period_date(ctx, spec, to, 1, &period->to_days);
+    if (status == HM_OK && period->to_days < period->from_days)
+        status = hm_error(ctx, HM_EINVAL, "--period %s: it ends before it starts", spec);
+    return status;
+}
+
+static int compare_periods(const void *a, const void *b)
+{
+    const hm_agg_period *x = a, *y = b;
+    return x->from_days < y->from_days ? -1 : x->from_days > y->from_days;
+}
+
+static int parse_half_life(hm_ctx *ctx, const char *text, double *days)
+{
+    char *end = NULL;
+    errno = 0;
+    double value = strtod(text, &end);
+    double scale = 1;
+    if (end && *end) {
+        if (strcmp(end, "d") == 0) scale = 1;
+        else if (strcmp(end, "w") == 0) scale = 7;
+        else if (strcmp(end, "y") == 0) scale = 365.25;
+        else end = NULL;
+    }
+    if (end == text || !end || errno == ERANGE || !isfinite(value) || value <= 0)
+        return hm_error(ctx, HM_EINVAL, "--half-life %s: give a positive number of days, e.g. 180d, 26w or 1y", text);
+    *days = value * scale;
+    return HM_OK;
+}
+
+int hm_aggregate_options_new(hm_ctx *ctx, int argc, char **argv, hm_aggregate_options **out)
+{
+    *out = NULL;
+    hm_aggregate_options *options = calloc(1, sizeof *options);
+    if (!options) return hm_error(ctx, HM_ENOMEM, "out of memory");
+    options->min_count = 5;
+    options->hotspot_variable = "density";
+    options->neighbour_tolerance_m = 0.01;
+    options->top_categories = 3;
+    options->dominance_share = 0.5;
+
+    int status = HM_OK;
+    for (int i = 1; i < argc && status == HM_OK; i++) {
+        const char *arg = argv[i];
+        const char *value = NULL;
+        int matched = 0;
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            fputs(aggregate_usage, stdout);
+            hm_aggregate_options_free(options);
+            return HM_OK;
+        }
+        if (strcmp(arg, "-q") == 0 || strcmp(arg, "--quiet") == 0) {
+            hm_ctx_set_verbosity(ctx, HM_QUIET);
+            continue;
+        }
+        if (strcmp(arg, "--verbose") == 0) {
+            hm_ctx_set_verbosity(ctx, HM_VERBOSE);
+            continue;
+        }
+        if (strcmp(arg, "--public") == 0) {
+            options->public_mode = 1;
+            continue;
+        }
+        if (strcmp(arg, "--exclude-proactive") == 0) {
+            options->harm.exclude_proactive = 1;
+            options->harm_options_given = 1;
+            continue;
+        }
+        if (strcmp(arg, "--recompute-harm") == 0) {
+            options->recompute_harm = 1;
+            continue;
+        }
+#define STRING_OPTION(name, target)                                                                           \
+    if (!matched && (matched = hm_arg_value(ctx, argc, argv, &i, name, &value)) == 1) target = value;
+        STRING_OPTION("-o", options->output_dir)
+        STRING_OPTION("--output", options->output_dir)
+        STRING_OPTION("--population", options->population_path)
+        STRING_OPTION("--hotspot-variable", options->hotspot_variable)
+#undef STRING_OPTION
+        if (matched < 0) {
+            status = matched;
+            break;
+        }
+        if (matched) continue;
+        if ((matched = hm_arg_value(ctx, argc, argv, &i, "--harm-index", &value)) == 1) {
+            options->harm.index = value;
+            options->harm_options_given = 1;
+        } else if (!matched && (matched = hm_arg_value(ctx, argc, argv, &i, "--grading-table", &value)) == 1) {
+            options->harm.grading_table = value;
+            options->harm_options_given = 1;
+        } else if (!matched && (matched = hm_arg_value(ctx, argc, argv, &i, "--ocg-table", &value)) == 1) {
+            options->harm.ocg_table = value;
+            options->harm_options_given = 1;
+        } else if (!matched && (matched = hm_arg_value(ctx, argc, argv, &i, "--half-life", &value)) == 1) {
+            status = parse_half_life(ctx, value, &options->harm.half_life_days);
+            options->harm_options_given = 1;
+        } else if (!matched && (matched = hm_arg_value(ctx, argc, argv, &i, "--reference-date", &value)) == 1) {
+            hm_date date = {0};
+            if (hm_parse_date(value, &date) != HM_REJECT_NONE)
+                status = hm_error(ctx, HM_EINVAL, "--reference-date %s: give a date YYYY-MM-DD", value);
+            options->harm.reference_days = date.days_since_epoch;
+            options->has_reference_date = 1;
+            options->harm_options_given = 1;
+        } else if (!matched && (matched = hm_arg_value(ctx, argc, argv, &i, "--period", &value)) == 1) {
+            if (options->period_count == MAX_PERIODS)
+                status = hm_error(ctx, HM_EINVAL, "--period %s: at most %d periods", value, MAX_PERIODS);
+            else
+                status = parse_period(ctx, value, &options->periods[options->period_count++]);
+        } else if (!matched && (matched = hm_arg_value(ctx, argc, argv, &i, "--min-count", &value)) == 1) {
+            status = hm_arg_long(ctx, "--min-count", value, &options->min_count);
+            if (status == HM_OK && options->min_count < 1)
+                status = hm_error(ctx, HM_EINVAL, "--min-count %s: give 1 or more", value);
+        } else if (!matched && (matched = hm_arg_value(ctx, argc, argv, &i, "--neighbour-tolerance", &value)) == 1) {
+            status = hm_arg_double(ctx, "--neighbour-tolerance", value, &options->neighbour_tolerance_m);
+            if (status == HM_OK && options->neighbour_tolerance_m < 0)
+                status = hm_error(ctx, HM_EINVAL, "--neighbour-tolerance %s: give zero or more metres", value);
+        } else if (!matched && (matched = hm_arg_value(ctx, argc, argv, &i, "--top-categories", &value)) == 1) {
+            status = hm_arg_long(ctx, "--top-categories", value, &options->top_categories);
+            if (status == HM_OK && (options->top_categories < 0 || options->top_categories > 10))
+                status = hm_error(ctx, HM_EINVAL, "--top-categories %s: give 0 to 10", value);
+        } else if (!matched && (matched = hm_arg_value(ctx, argc, argv, &i, "--dominance-share", &value)) == 1) {
+            status = hm_arg_double(ctx, "--dominance-share", value, &options->dominance_share);
+            if (status == HM_OK && !(options->dominance_share > 0 && options->dominance_share <= 1))
+                status = hm_error(ctx, HM_EINVAL, "--dominance-share %s: give a share above 0 and at most 1", value);
+        }
+        if (matched < 0) {
+            status = matched;
+            break;
+        }
+        if (matched) continue;
+        if (arg[0] == '-' && arg[1] != '\0') {
+            status = hm_error(ctx, HM_EINVAL, "unknown option '%s' (see 'harmmap help aggregate')", arg);
+            break;
+        }
+        if (options->input_path) {
+            status = hm_error(ctx, HM_EINVAL, "'%s': give one input GeoPackage (already have %s)", arg,
+                              options->input_path);
+            break;
+        }
+        options->input_path = arg;
+    }
+    if (status == HM_OK && !options->input_path)
+        status = hm_error(ctx, HM_EINVAL, "no input: give the GeoPackage 'harmmap geocode' wrote (see 'harmmap help "
+                          "aggregate')");
+    const char *variable = options->hotspot_variable;
+    if (status == HM_OK && strcmp(variable, "density") != 0 && strcmp(variable, "rate") != 0 &&
+        strcmp(variable, "harm") != 0)
+        status = hm_error(ctx, HM_EINVAL, "--hotspot-variable %s: give density, rate or harm", variable);
+    if (status == HM_OK && strcmp(variable, "rate") == 0 && !options->population_path)
+        status = hm_error(ctx, HM_EINVAL, "--hotspot-variable rate needs --population FILE");
+    if (status == HM_OK && options->period_count > 0) {
+        qsort(options->periods, options->period_count, sizeof options->periods[0], compare_periods);
+        for (size_t i = 0; status == HM_OK && i < options->period_count; i++)
+            for (size_t j = 0; status == HM_OK && j < i; j++) {
+                const hm_agg_period *a = &options->periods[j], *b = &options->periods[i];
+                if (strcmp(a->name, b->name) == 0)
+                    status = hm_error(ctx, HM_EINVAL, "--period %s and --period %s have the same name: give each "
+                                      "period its own", a->text, b->text);
+                else if (b->from_days <= a->to_days)
+                    status = hm_error(ctx, HM_EINVAL, "--period %s overlaps --period %s: a record must belong to "
+                                      "one period at most", a->text, b->text);
+            }
+    }
+    if (status == HM_OK && options->period_count == 1)
+        hm_info(ctx, "one --period given: its counts are reported, the change test needs two or more");
+    if (status != HM_OK) {
+        hm_aggregate_options_free(options);
+        return status;
+    }
+    *out = options;
+    return HM_OK;
+}
+
+/* ---- a string -> index hash (exact match, owns copies) ---- */
+
+typedef struct string_index {
+    char **keys;
+    size_t *values;
+    size_t capacity, count;
+} string_index;
+
+static uint64_t hash_string(const char *text)
+{
+    uint64_t hash = 1469598103934665603ULL;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        hash ^= *p;
+        hash *= 1099511628211ULL;
+    }
+    return hash;
+}
+
+static size_t string_index_slot(const string_index *index, const char *key)
+{
+    size_t mask = index->capacity - 1, slot = (size_t)hash_string(key) & mask;
+    while (index->keys[slot] && strcmp(index->keys[slot], key) != 0) slot = (slot + 1) & mask;
+    return slot;
+}
+
+static int string_index_find(const string_index *index, const char *key, size_t *value)
+{
+    if (!index->capacity || !key) return 0;
+    size_t slot = string_index_slot(index, key);
+    if (!index->keys[slot]) return 0;
+    *value = index->values[slot];
+    return 1;
+}
+
+/* Returns 1 inserted, 0 present (*existing set), -1 out of memory. */
+static int string_index_insert(string_index *index, const char *key, size_t value, size_t *existing)
+{
+    if ((index->count + 1) * 2 > index->capacity) {
+        size_t capacity = index->capacity ? index->capacity * 2 : 64;
+        string_index bigger = {calloc(capacity, sizeof(char *)), calloc(capacity, sizeof(size_t)), capacity, 0};
+        if (!bigger.keys || !bigger.values) {
+            free(bigger.keys);
+            free(bigger.values);
+            return -1;
+        }
+        for (size_t i = 0; i < index->capacity; i++)
+            if (index->keys[i]) {
+                size_t slot = string_index_slot(&bigger, index->keys[i]);
+                bigger.keys[slot] = index->keys[i];
+                bigger.values[slot] = index->values[i];
+                bigger.count++;
+            }
+        free(index->keys);
+        free(index->values);
+        *index = bigger;
+    }
+    size_t slot = string_index_slot(index, key);
+    if (index->keys[slot]) {
+        if (existing) *existing = index->values[slot];
+        return 0;
+    }
+    size_t length = strlen(key);
+    char *copy = malloc(length + 1);
+    if (!copy) return -1;
+    memcpy(copy, key, length + 1);
+    index->keys[slot] = copy;
+    index->values[slot] = value;
+    index->count++;
+    return 1;
+}
+
+static void string_index_free(string_index *index)
+{
+    for (size_t i = 0; i < index->capacity; i++) free(index->keys[i]);
+    free(index->keys);
+    free(index->values);
+    memset(index, 0, sizeof *index);
+}
+
+static char *copy_text(const char *text)
+{
+    if (!text) text = "";
+    size_t length = strlen(text);
+    char *copy = malloc(length + 1);
+    if (copy) memcpy(copy, text, length + 1);
+    return copy;
+}
+
+/* ---- the run ---- */
+
+typedef struct agg_record {
+    int32_t ward;     /* index, or -1 outside every ward */
+    int32_t beat;     /* index, or -1 */
+    int32_t category; /* index into result.categories */
+    int16_t period;   /* index, or -1 */
+    uint8_t is_intelligence;
+    uint8_t in_totals;  /* counted in area totals (--public: only records in published wards and beats) */
+    uint8_t in_periods; /* counted in period figures (--public: only where both areas' periods are published) */
+    double harm;
+} agg_record;
+
+typedef struct agg_run {
+    hm_ctx *ctx;
+    const hm_aggregate_options *options;
+    hm_agg_result result;
+    string_index ward_index, beat_index, category_index;
+    OGRSpatialReferenceH srs;
+    sqlite3 *db;
+    hm_harm_model *model;
+    int use_harm_column;
+    agg_record *records;
+    size_t record_count, record_capacity;
+    char output_dir[4096];
+    long long null_harm_values;
+} agg_run;
+
+static int table_has_column(sqlite3 *db, const char *table, const char *column)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "PRAGMA table_info(\"%s\")", table);
+    sqlite3_stmt *statement = NULL;
+    int found = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &statement, NULL) != SQLITE_OK) return 0;
+    while (sqlite3_step(statement) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(statement, 1);
+        if (name && strcasecmp(name, column) == 0) found = 1;
+    }
+    sqlite3_finalize(statement);
+    return found;
+}
+
+static int table_exists(sqlite3 *db, const char *table)
+{
+    sqlite3_stmt *statement = NULL;
+    int found = 0;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type IN ('table','view') AND name = ?", -1,
+                           &statement, NULL) != SQLITE_OK)
+        return 0;
+    sqlite3_bind_text(statement, 1, table, -1, SQLITE_STATIC);
+    found = sqlite3_step(statement) == SQLITE_ROW;
+    sqlite3_finalize(statement);
+    return found;
+}
+
+/* Checks that the file is a GeoPackage that `harmmap geocode` wrote, and opens it read-only with SQLite. */
+static int open_input(agg_run *run)
+{
+    hm_ctx *ctx = run->ctx;
+    const char *path = run->options->input_path;
+    struct stat info;
+    if (stat(path, &info) != 0)
+        return hm_error(ctx, HM_EIO, "%s: %s: give the GeoPackage 'harmmap geocode' wrote", path, strerror(errno));
+    if (sqlite3_open_v2(path, &run->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+        return hm_error(ctx, HM_EFORMAT, "%s: SQLite cannot open it (%s): it is not a GeoPackage", path,
+                        run->db ? sqlite3_errmsg(run->db) : "out of memory");
+    if (!table_exists(run->db, "gpkg_contents"))
+        return hm_error(ctx, HM_EFORMAT, "%s is not a GeoPackage (no gpkg_contents table): give the output of "
+                        "'harmmap geocode'", path);
+    const char *missing = NULL;
+    if (!table_exists(run->db, "runs") || !table_has_column(run->db, "runs", "harmmap_version"))
+        missing = "runs table (with a harmmap_version column)";
+    else if (!table_exists(run->db, "wards") || !table_has_column(run->db, "wards", "ward_code"))
+        missing = "wards layer (with a ward_code column)";
+    else if (!table_exists(run->db, "incidents") && !table_exists(run->db, "intelligence"))
+        missing = "incidents or intelligence layer";
+    if (missing)
+        return hm_error(ctx, HM_EFORMAT, "%s was not made by 'harmmap geocode': it has no %s; run harmmap geocode "
+                        "first and give its output", path, missing);
+    const char *layers[] = {"incidents", "intelligence"};
+    const char *required[] = {"ward_code", "category", "date"};
+    for (size_t l = 0; l < 2; l++) {
+        if (!table_exists(run->db, layers[l])) continue;
+        for (size_t c = 0; c < sizeof required / sizeof required[0]; c++)
+            if (!table_has_column(run->db, layers[l], required[c]))
+                return hm_error(ctx, HM_EFORMAT, "%s: layer %s has no column %s: it was not made by this version of "
+                                "'harmmap geocode'; run geocode again", path, layers[l], required[c]);
+    }
+    if (table_exists(run->db, "intelligence") && !table_has_column(run->db, "intelligence", "handling_code"))
+        return hm_error(ctx, HM_EFORMAT, "%s: layer intelligence has no column handling_code: without it nothing "
+                        "can be known about who may see the records; run geocode again", path);
+    return HM_OK;
+}
+
+/* Reads a polygon layer (wards or beats) with OGR. */
+static int load_areas(agg_run *run, GDALDatasetH dataset, const char *layer_name, const char *kind,
+                      hm_agg_set *set, string_index *index)
+{
+    hm_ctx *ctx = run->ctx;
+    const char *path = run->options->input_path;
+    OGRLayerH layer = GDALDatasetGetLayerByName(dataset, layer_name);
+    if (!layer) return hm_error(ctx, HM_EFORMAT, "%s: GDAL cannot read layer %s", path, layer_name);
+    OGRFeatureDefnH definition = OGR_L_GetLayerDefn(layer);
+    char code_field[32], name_field[32];
+    snprintf(code_field, sizeof code_field, "%s_code", kind);
+    snprintf(name_field, sizeof name_field, "%s_name", kind);
+    int code_column = OGR_FD_GetFieldIndex(definition, code_field);
+    int name_column = OGR_FD_GetFieldIndex(definition, name_field);
+    int area_column = OGR_FD_GetFieldIndex(definition, "area_km2");
+    if (code_column < 0)
+        return hm_error(ctx, HM_EFORMAT, "%s: layer %s has no field %s: run harmmap geocode again", path, layer_name,
+                        code_field);
+    if (!run->srs && OGR_L_GetSpatialRef(layer)) run->srs = OSRClone(OGR_L_GetSpatialRef(layer));
+    set->kind = kind;
+    set->layer_name = strcmp(kind, "ward") == 0 ? "ward_harm" : "beat_harm";
+    size_t capacity = (size_t)(OGR_L_GetFeatureCount(layer, TRUE) > 0 ? OGR_L_GetFeatureCount(layer, TRUE) : 16);
+    set->areas = calloc(capacity, sizeof *set->areas);
+    if (!set->areas) return hm_error(ctx, HM_ENOMEM, "out of memory reading %s", layer_name);
+    GEOSContextHandle_t geos = hm_ctx_geos(ctx);
+    OGR_L_ResetReading(layer);
+    OGRFeatureH feature;
+    int status = HM_OK;
+    while (status == HM_OK && (feature = OGR_L_GetNextFeature(layer)) != NULL) {
+        if (set->count == capacity) {
+            hm_agg_area *areas = realloc(set->areas, capacity * 2 * sizeof *areas);
+            if (!areas) {
+                OGR_F_Destroy(feature);
+                return hm_error(ctx, HM_ENOMEM, "out of memory reading %s", layer_name);
+            }
+            memset(areas + capacity, 0, capacity * sizeof *areas);
+            set->areas = areas;
+            capacity *= 2;
+        }
+        hm_agg_area *area = &set->areas[set->count];
+        const char *code = OGR_F_IsFieldSetAndNotNull(feature, code_column)
+                               ? OGR_F_GetFieldAsString(feature, code_column) : "";
+        long long fid = (long long)OGR_F_GetFID(feature);
+        OGRGeometryH geometry = OGR_F_GetGeometryRef(feature);
+        if (!*code) {
+            status = hm_error(ctx, HM_EFORMAT, "%s: layer %s, feature %lld: empty %s: every area needs a code", path,
+                              layer_name, fid, code_field);
+        } else if (!geometry || OGR_G_IsEmpty(geometry)) {
+            status = hm_error(ctx, HM_EFORMAT, "%s: layer %s, %s %s: no geometry", path, layer_name, kind, code);
+        } else {
+            size_t existing = 0;
+            int inserted = string_index_insert(index, code, set->count, &existing);
+            if (inserted < 0)
+                status = hm_error(ctx, HM_ENOMEM, "out of memory");
+            else if (inserted == 0)
+                status = hm_error(ctx, HM_EFORMAT, "%s: layer %s: %s code %s is used by two features (%s and %s): "
+                                  "codes must be unique", path, layer_name, kind, code,
+                                  set->areas[existing].name && *set->areas[existing].name ? set->areas[existing].name
+                                                                                           : "(no name)",
+                                  name_column >= 0 ? OGR_F_GetFieldAsString(feature, name_column) : "(no name)");
+        }
+        if (status == HM_OK) {
+            area->code = copy_text(code);
+            area->name = copy_text(name_column >= 0 ? OGR_F_GetFieldAsString(feature, name_column) : "");
+            area->geometry = OGR_G_ForceToMultiPolygon(OGR_G_Clone(geometry));
+            int size = OGR_G_WkbSize(area->geometry);
+            unsigned char *wkb = malloc(size > 0 ? (size_t)size : 1);
+            if (wkb && OGR_G_ExportToWkb(area->geometry, wkbNDR, wkb) == OGRERR_NONE)
+                area->geos = GEOSGeomFromWKB_buf_r(geos, wkb, (size_t)size);
+            free(wkb);
+            set->count++;
+            if (!area->code || !area->name || !area->geos)
+                status = hm_error(ctx, HM_EGEOS, "%s: layer %s, %s %s: the geometry could not be converted for GEOS",
+                                  path, layer_name, kind, code);
+            double area_km2 = area_column >= 0 ? OGR_F_GetFieldAsDouble(feature, area_column) : 0;
+            if (status == HM_OK && !(area_km2 > 0)) {
+                double area_m2 = 0;
+                GEOSArea_r(geos, area->geos, &area_m2);
+                area_km2 = area_m2 / 1e6;
+            }
+            area->area_km2 = area_km2;
+            if (status == HM_OK && !(area_km2 > 0))
+                hm_warn(ctx, "%s %s (%s) has zero area: its harm per km2 is left empty", kind, code, area->name);
+        }
+        OGR_F_Destroy(feature);
+    }
+    if (status == HM_OK && set->count == 0)
+        status = hm_error(ctx, HM_EFORMAT, "%s: layer %s has no features", path, layer_name);
+    return status;
+}
+
+static int load_boundaries(agg_run *run)
+{
+    hm_ctx *ctx = run->ctx;
+    GDALDatasetH dataset = GDALOpenEx(run->options->input_path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
+    if (!dataset)
+        return hm_error(ctx, HM_EGDAL, "%s: GDAL cannot open it as a vector dataset: %s", run->options->input_path,
+                        CPLGetLastErrorMsg());
+    int status = load_areas(run, dataset, "wards", "ward", &run->result.wards, &run->ward_index);
+    if (status == HM_OK && GDALDatasetGetLayerByName(dataset, "beats")) {
+        run->result.has_beats = 1;
+        status = load_areas(run, dataset, "beats", "beat", &run->result.beats, &run->beat_index);
+    }
+    GDALClose(dataset);
+    return status;
+}
+
+/* ---- population ---- */
+
+static int find_header_column(const hm_csv_record *header, const char *const *names)
+{
+    for (size_t n = 0; names[n]; n++)
+        for (size_t c = 0; c < header->field_count; c++) {
+            char normal[128];
+            size_t k = 0;
+            for (const char *p = header->fields[c]; *p && k + 1 < sizeof normal; p++)
+                if ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')) normal[k++] = *p;
+                else if (*p >= 'A' && *p <= 'Z') normal[k++] = (char)(*p - 'A' + 'a');
+            normal[k] = '\0';
+            if (strcmp(normal, names[n]) == 0) return (int)c;
+        }
+    return -1;
+}
+
+/* ONS code columns are named like WD23CD or LAD21CD. */
+static int find_ons_code_column(const hm_csv_record *header)
+{
+    for (size_t c = 0; c < header->field_count; c++) {
+        const char *name = header->fields[c];
+        size_t length = strlen(name);
+        if (length >= 4 && length <= 8 && strcasecmp(name + length - 2, "CD") == 0) return (int)c;
+    }
+    return -1;
+}
+
+/* Parses a population figure: digits with optional thousands separators ("12,345"), optional decimals. */
+static int parse_population(const char *text, double *out)
+{
+    char digits[64];
+    size_t k = 0;
+    while (*text == ' ') text++;
+    for (const char *p = text; *p; p++) {
+        if (*p == ',' || (*p == ' ' && p[1] != '\0' && p[1] != ' ')) continue;
+        if (*p == ' ') continue;
+        if (k + 1 >= sizeof digits) return 0;
+        digits[k++] = *p;
+    }
+    digits[k] = '\0';
+    if (k == 0) return 0;
+    char *end = NULL;
+    double value = strtod(digits, &end);
+    if (*end != '\0' || !isfinite(value) || value < 0) return 0;
+    *out = value;
+    return 1;
+}
+
+typedef struct line_list {
+    char text[MAX_NAMED_IN_MESSAGE * 48];
+    size_t count;
+} line_list;
+
+static void line_list_add(line_list *list, const char *format, ...) __attribute__((format(printf, 2, 3)));
+static void line_list_add(line_list *list, const char *format, ...)
+{
+    list->count++;
+    if (list->count > MAX_NAMED_IN_MESSAGE) return;
+    size_t used = strlen(list->text);
+    if (used && used + 2 < sizeof list->text) {
+        memcpy(list->text + used, ", ", 3);
+        used += 2;
+    }
+    va_list args;
+    va_start(args, format);
+    vsnprintf(list->text + used, sizeof list->text - used, format, args);
+    va_end(args);
+}
+
+static const char *line_list_more(const line_list *list, char *buffer, size_t size)
+{
+    if (list->count > MAX_NAMED_IN_MESSAGE)
+        snprintf(buffer, size, " and %zu more", list->count - MAX_NAMED_IN_MESSAGE);
+    else
+        buffer[0] = '\0';
+    return buffer;
+}
+
+static int load_population(agg_run *run)
+{
+    hm_ctx *ctx = run->ctx;
+    const char *path = run->options->population_path;
+    hm_agg_set *wards = &run->result.wards;
+    hm_csv_reader *reader = NULL;
+    int status = hm_csv_open(ctx, path, NULL, &reader);
+    if (status != HM_OK) return hm_error_prefix(ctx, "--population");
+    hm_csv_record row;
+    int got = hm_csv_next(reader, &row);
+    if (got <= 0) {
+        hm_csv_close(reader);
+        return got < 0 ? hm_error_prefix(ctx, "--population %s", path)
+                       : hm_error(ctx, HM_EFORMAT, "--population %s: the file is empty: give a header line "
+                                  "(code,population) and one row per ward", path);
+    }
+    static const char *const code_names[] = {"code", "wardcode", "areacode", "geographycode", "geocode", NULL};
+    static const char *const population_names[] = {"population", "pop", "allages", "total", "count", NULL};
+    int code_column = find_header_column(&row, code_names);
+    if (code_column < 0) code_column = find_ons_code_column(&row);
+    int population_column = find_header_column(&row, population_names);
+    if (code_column < 0 || population_column < 0) {
+        char header[512] = "";
+        for (size_t c = 0; c < row.field_count; c++) {
+            size_t used = strlen(header);
+            snprintf(header + used, sizeof header - used, "%s%s", c ? ", " : "", row.fields[c]);
+        }
+        hm_csv_close(reader);
+        return hm_error(ctx, HM_EFORMAT, "--population %s: line 1: no %s column among (%s): name them code and "
+                        "population", path, code_column < 0 ? "ward code" : "population", header);
+    }
+    unsigned long *seen_line = calloc(wards->count, sizeof *seen_line);
+    if (!seen_line) {
+        hm_csv_close(reader);
+        return hm_error(ctx, HM_ENOMEM, "out of memory");
+    }
+    line_list unmatched = {0}, zero = {0};
+    while ((got = hm_csv_next(reader, &row)) > 0) {
+        const char *code = (size_t)code_column < row.field_count ? row.fields[code_column] : "";
+        const char *text = (size_t)population_column < row.field_count ? row.fields[population_column] : "";
+        double population = 0;
+        if (!*code) {
+            status = hm_error(ctx, HM_EFORMAT, "%s:%lu: the ward code is empty: give a code on every row", path,
+                              row.line);
+            break;
+        }
+        if (!parse_population(text, &population)) {
+            status = hm_error(ctx, HM_EFORMAT, "%s:%lu: field population '%s' of %s is not a number of zero or more",
+                              path, row.line, text, code);
+            break;
+        }
+        size_t ward = 0;
+        if (!string_index_find(&run->ward_index, code, &ward)) {
+            line_list_add(&unmatched, "%s (line %lu)", code, row.line);
+            continue;
+        }
+        if (seen_line[ward]) {
+            status = hm_error(ctx, HM_EFORMAT, "%s:%lu: ward %s is given twice (also at line %lu): give each ward one "
+                              "row", path, row.line, code, seen_line[ward]);
+            break;
+        }
+        seen_line[ward] = row.line;
+        if (population == 0) {
+            line_list_add(&zero, "%s (line %lu)", code, row.line);
+            continue; /* no rate: never a division by zero */
+        }
+        wards->areas[ward].population = population;
+        wards->areas[ward].has_population = 1;
+    }
+    if (status == HM_OK && got < 0) status = hm_error_prefix(ctx, "--population %s", path);
+    hm_csv_close(reader);
+    char more[64];
+    if (status == HM_OK && unmatched.count)
+        hm_warn(ctx, "--population %s: %zu code%s match no ward of %s and are ignored: %s%s", path, unmatched.count,
+                unmatched.count == 1 ? "" : "s", run->options->input_path, unmatched.text,
+                line_list_more(&unmatched, more, sizeof more));
+    if (status == HM_OK && zero.count)
+        hm_warn(ctx, "--population %s: population 0 for %s%s: harm per 1,000 residents left empty for %s", path,
+                zero.text, line_list_more(&zero, more, sizeof more), zero.count == 1 ? "it" : "them");
+    line_list missing = {0};
+    for (size_t i = 0; status == HM_OK && i < wards->count; i++)
+        if (!seen_line[i]) line_list_add(&missing, "%s (%s)", wards->areas[i].code, wards->areas[i].name);
+    if (status == HM_OK && missing.count)
+        hm_warn(ctx, "--population %s: no population for %zu ward%s: %s%s: harm per 1,000 residents left empty", path,
+                missing.count, missing.count == 1 ? "" : "s", missing.text, line_list_more(&missing, more, sizeof more));
+    free(seen_line);
+    run->result.has_population = status == HM_OK;
+    snprintf(run->result.population_path, sizeof run->result.population_path, "%s", path);
+    return status;
+}
+
+/* ---- records ---- */
+
+static int push_record(agg_run *run, const agg_record *record)
+{
+    if (run->record_count == run->record_capacity) {
+        size_t capacity = run->record_capacity ? run->record_capacity * 2 : 4096;
+        agg_record *records = realloc(run->records, capacity * sizeof *records);
+        if (!records) return hm_error(run->ctx, HM_ENOMEM, "out of memory holding %zu records", run->record_count);
+        run->records = records;
+        run->record_capacity = capacity;
+    }
+    run->records[run->record_count++] = *record;
+    return HM_OK;
+}
+
+static int intern_category(agg_run *run, const char *category, int32_t *out)
+{
+    if (!category || !*category) category = "(no category)";
+    size_t index = 0;
+    if (string_index_find(&run->category_index, category, &index)) {
+        *out = (int32_t)index;
+        return HM_OK;
+    }
+    hm_agg_result *result = &run->result;
+    char **categories = realloc(result->categories, (result->category_count + 1) * sizeof *categories);
+    if (!categories) return hm_error(run->ctx, HM_ENOMEM, "out of memory");
+    result->categories = categories;
+    result->categories[result->category_count] = copy_text(category);
+    if (!result->categories[result->category_count] ||
+        string_index_insert(&run->category_index, category, result->category_count, NULL) < 0)
+        return hm_error(run->ctx, HM_ENOMEM, "out of memory");
+    *out = (int32_t)result->category_count++;
+    return HM_OK;
+}
+
+static int latest_record_day(agg_run *run, long *days)
+{
+    const char *layers[] = {"incidents", "intelligence"};
+    int found = 0;
+    for (size_t l = 0; l < 2; l++) {
+        if (!table_exists(run->db, layers[l])) continue;
+        char sql[128];
+        snprintf(sql, sizeof sql, "SELECT date FROM \"%s\" WHERE date IS NOT NULL", layers[l]);
+        sqlite3_stmt *statement = NULL;
+        if (sqlite3_prepare_v2(run->db, sql, -1, &statement, NULL) != SQLITE_OK)
+            return hm_error(run->ctx, HM_ESQL, "%s: %s", run->options->input_path, sqlite3_errmsg(run->db));
+        while (sqlite3_step(statement) == SQLITE_ROW) {
+            hm_date date;
+            const char *text = (const char *)sqlite3_column_text(statement, 0);
+            if (!text || hm_parse_date(text, &date) != HM_REJECT_NONE) continue;
+            long day = date.precision == HM_DATE_MONTH ? month_last_day(date.days_since_epoch)
+                                                       : date.days_since_epoch;
+            if (!found || day > *days) *days = day;
+            found = 1;
+        }
+        sqlite3_finalize(statement);
+    }
+    if (!found)
+        return hm_error(run->ctx, HM_EINVAL, "--half-life: no record has a date to count back from: give "
+                        "--reference-date YYYY-MM-DD");
+    return HM_OK;
+}
+
+static int prepare_harm(agg_run *run)
+{
+    hm_ctx *ctx = run->ctx;
+    const hm_aggregate_options *options = run->options;
+    int incidents = table_exists(run->db, "incidents"), intelligence = table_exists(run->db, "intelligence");
+    int has_column = (!incidents || table_has_column(run->db, "incidents", "harm")) &&
+                     (!intelligence || table_has_column(run->db, "intelligence", "harm"));
+    run->use_harm_column = has_column && !options->recompute_harm;
+    if (run->use_harm_column) {
+        if (options->harm_options_given)
+            hm_warn(ctx, "the records already carry harm (column harm, written by geocode): --harm-index, "
+                    "--half-life and the other harm options are ignored; give --recompute-harm to weigh them here");
+        snprintf(run->result.harm_source, sizeof run->result.harm_source,
+                 "the harm column of each record, as written by harmmap geocode");
+        snprintf(run->result.unit, sizeof run->result.unit, "harm");
+        return HM_OK;
+    }
+    hm_harm_options harm = options->harm;
+    if (harm.half_life_days > 0 && !options->has_reference_date) {
+        int status = latest_record_day(run, &harm.reference_days);
+        if (status != HM_OK) return status;
+    }
+    int status = hm_harm_model_load(ctx, &harm, &run->model);
+    if (status != HM_OK) return status;
+    snprintf(run->result.harm_source, sizeof run->result.harm_source, "computed by harmmap aggregate%s: %s",
+             has_column ? " (--recompute-harm)" : " (the records have no harm column)",
+             hm_harm_model_description(run->model));
+    snprintf(run->result.unit, sizeof run->result.unit, "%s", hm_harm_model_unit(run->model));
+    return HM_OK;
+}
+
+static int find_period(const agg_run *run, long day)
+{
+    for (size_t p = 0; p < run->options->period_count; p++)
+        if (day >= run->options->periods[p].from_days && day <= run->options->periods[p].to_days) return (int)p;
+    return -1;
+}
+
+static int read_layer(agg_run *run, const char *layer, int is_intelligence)
+{
+    hm_ctx *ctx = run->ctx;
+    sqlite3 *db = run->db;
+    char sql[1024];
+    int has_beat = table_has_column(db, layer, "beat_code");
+    int has_weight = table_has_column(db, layer, "weight");
+    int intel_grading = is_intelligence && table_has_column(db, layer, "source_evaluation") &&
+                        table_has_column(db, layer, "intelligence_assessment");
+    int has_ocg = is_intelligence && table_has_column(db, layer, "ocg_ref");
+    snprintf(sql, sizeof sql,
+             "SELECT ward_code, %s, category, date, %s, %s, %s, %s, %s, %s FROM \"%s\"",
+             has_beat ? "beat_code" : "NULL", has_weight ? "weight" : "1",
+             run->use_harm_column ? "harm" : "NULL", is_intelligence ? "handling_code" : "NULL",
+             intel_grading ? "source_evaluation" : "0", intel_grading ? "intelligence_assessment" : "0",
+             has_ocg ? "ocg_ref" : "NULL", layer);
+    sqlite3_stmt *statement = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &statement, NULL) != SQLITE_OK)
+        return hm_error(ctx, HM_ESQL, "%s: reading layer %s: %s", run->options->input_path, layer, sqlite3_errmsg(db));
+    if (is_intelligence && !intel_grading && !run->use_harm_column)
+        hm_warn(ctx, "layer intelligence has no grading columns: grading multiplier treated as outside the scheme");
+    hm_agg_result *result = &run->result;
+    int status = HM_OK, step;
+    line_list unmatched_wards = {0}, unmatched_beats = {0};
+    string_index unmatched_seen = {0};
+    while (status == HM_OK && (step = sqlite3_step(statement)) == SQLITE_ROW) {
+        result->records_read++;
+        const char *ward_code = (const char *)sqlite3_column_text(statement, 0);
+        const char *beat_code = (const char *)sqlite3_column_text(statement, 1);
+        const char *category = (const char *)sqlite3_column_text(statement, 2);
+        const char *date_text = (const char *)sqlite3_column_text(statement, 3);
+        double weight = sqlite3_column_type(statement, 4) == SQLITE_NULL ? 1 : sqlite3_column_double(statement, 4);
+        const char *handling = (const char *)sqlite3_column_text(statement, 6);
+        if (is_intelligence && run->options->public_mode && !(handling && strcmp(handling, "P") == 0)) {
+            /* Handling code C (or missing): sharing only under conditions that travel with the record. */
+            result->withheld_intelligence++;
+            continue;
+        }
+        agg_record record = {-1, -1, 0, -1, (uint8_t)is_intelligence, 1, 1, 0};
+        if (ward_code && *ward_code) {
+            size_t index = 0;
+            if (string_index_find(&run->ward_index, ward_code, &index)) {
+                record.ward = (int32_t)index;
+            } else {
+                result->wards.unmatched_records++;
+                if (string_index_insert(&unmatched_seen, ward_code, 0, NULL) == 1)
+                    line_list_add(&unmatched_wards, "%s", ward_code);
+            }
+        }
+        if (beat_code && *beat_code && result->has_beats) {
+            size_t index = 0;
+            if (string_index_find(&run->beat_index, beat_code, &index)) {
+                record.beat = (int32_t)index;
+            } else {
+                result->beats.unmatched_records++;
+                if (string_index_insert(&unmatched_seen, beat_code, 1, NULL) == 1)
+                    line_list_add(&unmatched_beats, "%s", beat_code);
+            }
+        }
+        if (record.ward < 0) result->records_outside++;
+        status = intern_category(run, category, &record.category);
+        hm_date date = {0};
+        int has_date = date_text && hm_parse_date(date_text, &date) == HM_REJECT_NONE;
+        if (!has_date) {
+            result->records_undated++;
+        } else if (run->options->period_count) {
+            record.period = (int16_t)find_period(run, date.days_since_epoch);
+            if (record.period < 0) {
+                result->records_outside_periods++;
+            } else if (date.precision == HM_DATE_MONTH) {
+                const hm_agg_period *period = &run->options->periods[record.period];
+                if (month_last_day(date.days_since_epoch) > period->to_days) result->partial_month_records++;
+            }
+        }
+        if (run->use_harm_column) {
+            if (sqlite3_column_type(statement, 5) == SQLITE_NULL) {
+                run->null_harm_values++;
+                record.harm = 0;
+            } else {
+                record.harm = sqlite3_column_double(statement, 5);
+            }
+        } else {
+            hm_harm_input in = {0};
+            in.category = category;
+            in.is_intelligence = is_intelligence;
+            in.source_evaluation = sqlite3_column_int(statement, 7);
+            in.intelligence_assessment = sqlite3_column_int(statement, 8);
+            in.ocg_ref = (const char *)sqlite3_column_text(statement, 9);
+            in.has_date = has_date;
+            in.date_days = has_date ? date.days_since_epoch : 0;
+            in.weight = weight >= 0 && isfinite(weight) ? weight : 0;
+            hm_harm_parts parts;
+            hm_harm_model_weigh(run->model, &in, &parts);
+            record.harm = parts.harm;
+        }
+        if (!isfinite(record.harm) || record.harm < 0) {
+            status = hm_error(ctx, HM_EFORMAT, "%s: layer %s has a harm value %g that is negative or not finite: "
+                              "run geocode again", run->options->input_path, layer, record.harm);
+            break;
+        }
+        if (status == HM_OK) status = push_record(run, &record);
+    }
+    if (status == HM_OK && step != SQLITE_DONE)
+        status = hm_error(ctx, HM_ESQL, "%s: reading layer %s: %s", run->options->input_path, layer,
+                          sqlite3_errmsg(db));
+    sqlite3_finalize(statement);
+    string_index_free(&unmatched_seen);
+    char more[64];
+    if (status == HM_OK && unmatched_wards.count)
+        hm_warn(ctx, "layer %s: records name %zu ward code%s that are not in the wards layer (left out of the "
+                "ward figures): %s%s", layer, unmatched_wards.count, unmatched_wards.count == 1 ? "" : "s",
+                unmatched_wards.text, line_list_more(&unmatched_wards, more, sizeof more));
+    if (status == HM_OK && unmatched_beats.count)
+        hm_warn(ctx, "layer %s: records name %zu beat code%s that are not in the beats layer: %s%s", layer,
+                unmatched_beats.count, unmatched_beats.count == 1 ? "" : "s", unmatched_beats.text,
+                line_list_more(&unmatched_beats, more, sizeof more));
+    return status;
+}
+
+static int read_records(agg_run *run)
+{
+    int status = HM_OK;
+    if (table_exists(run->db, "incidents")) status = read_layer(run, "incidents", 0);
+    if (status == HM_OK && table_exists(run->db, "intelligence")) status = read_layer(run, "intelligence", 1);
+    if (status != HM_OK) return status;
+    hm_agg_result *result = &run->result;
+    if (run->model) hm_harm_model_warn(run->ctx, run->model);
+    if (run->null_harm_values)
+        hm_warn(run->ctx, "%lld records have an empty harm value: counted with harm 0", run->null_harm_values);
+    if (result->records_undated && run->options->period_count)
+        hm_warn(run->ctx, "%lld records have no date: counted in the totals, in no period", result->records_undated);
+    if (result->partial_month_records)
+        hm_warn(run->ctx, "%lld records are dated by month only (data.police.uk) in a month that a period ends "
+                "inside: each is counted in the period holding the first day of its month; give periods in whole "
+                "months for such data", result->partial_month_records);
+    result->records_used = (long long)run->record_count;
+    return HM_OK;
+}
+
+/* ---- statistics ---- */
+
+static int allocate_area_arrays(agg_run *run, hm_agg_set *set)
+{
+    size_t periods = run->options->period_count, categories = run->result.category_count;
+    for (size_t i = 0; i < set->count; i++) {
+        hm_agg_area *area = &set->areas[i];
+        area->period_count = calloc(periods ? periods : 1, sizeof *area->period_count);
+        area->period_harm = calloc(periods ? periods : 1, sizeof *area->period_harm);
+        area->period_suppressed = calloc(periods ? periods : 1, sizeof *area->period_suppressed);
+        area->category_harm = calloc(categories ? categories : 1, sizeof *area->category_harm);
+        if (!area->period_count || !area->period_harm || !area->period_suppressed || !area->category_harm)
+            return hm_error(run->ctx, HM_ENOMEM, "out of memory");
+    }
+    return HM_OK;
+}
+
+static void add_record(hm_agg_area *area, const agg_record *record)
+{
+    if (record->in_periods && record->period >= 0) {
+        area->period_count[record->period]++;
+        area->period_harm[record->period] += record->harm;
+    }
+    if (!record->in_totals) return;
+    area->count++;
+    if (record->is_intelligence)
+        area->intelligence_count++;
+    else
+        area->incident_count++;
+    area->harm += record->harm;
+    area->category_harm[record->category] += record->harm;
+    /* Keep the largest HM_AGG_TOP_RECORDS harms, descending. */
+    double value = record->harm;
+    for (int k = 0; k < HM_AGG_TOP_RECORDS; k++)
+        if (value > area->top_harm[k]) {
+            double displaced = area->top_harm[k];
+            area->top_harm[k] = value;
+            value = displaced;
+        }
+}
+
+typedef struct ranked {
+    double value;
+    size_t index;
+} ranked;
+
+static int compare_ranked(const void *a, const void *b)
+{
+    const ranked *x = a, *y = b;
+    if (x->value != y->value) return x->value > y->value ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Competition ranking ("1224"): 1 = highest; areas whose value is NaN or that are suppressed get 0. */
+static int rank_areas(hm_ctx *ctx, hm_agg_set *set, size_t value_offset, size_t rank_offset)
+{
+    ranked *list = malloc((set->count ? set->count : 1) * sizeof *list);
+    if (!list) return hm_error(ctx, HM_ENOMEM, "out of memory");
+    size_t n = 0;
+    for (size_t i = 0; i < set->count; i++) {
+        hm_agg_area *area = &set->areas[i];
+        double value = *(const double *)((const char *)area + value_offset);
+        *(long *)((char *)area + rank_offset) = 0;
+        if (!area->suppressed && !isnan(value)) list[n++] = (ranked){value, i};
+    }
+    qsort(list, n, sizeof *list, compare_ranked);
+    for (size_t k = 0; k < n; k++) {
+        long rank = (long)k + 1;
+        if (k > 0 && list[k].value == list[k - 1].value)
+            rank = *(long *)((char *)&set->areas[list[k - 1].index] + rank_offset);
+        *(long *)((char *)&set->areas[list[k].index] + rank_offset) = rank;
+    }
+    free(list);
+    return HM_OK;
+}
+
+static void describe_top_categories(const agg_run *run, hm_agg_area *area)
+{
+    area->top_categories[0] = '\0';
+    if (!(area->harm > 0)) return;
+    size_t used = 0;
+    size_t chosen[16];
+    size_t chosen_count = 0;
+    for (long t = 0; t < run->options->top_categories && t < 16; t++) {
+        size_t best = (size_t)-1;
+        for (size_t c = 0; c < run->result.category_count; c++) {
+            int already = 0;
+            for (size_t k = 0; k < chosen_count; k++) already |= chosen[k] == c;
+            if (already || !(area->category_harm[c] > 0)) continue;
+            if (best == (size_t)-1 || area->category_harm[c] > area->category_harm[best]) best = c;
+        }
+        if (best == (size_t)-1) break;
+        chosen[chosen_count++] = best;
+        double percent = 100.0 * area->category_harm[best] / area->harm;
+        char share[16];
+        if (percent < 0.5)
+            snprintf(share, sizeof share, "<1%%");
+        else
+            snprintf(share, sizeof share, "%.0f%%", percent);
+        int written = snprintf(area->top_categories + used, sizeof area->top_categories - used, "%s%s %s",
+                               used ? "; " : "", run->result.categories[best], share);
+        if (written < 0 || (size_t)written >= sizeof area->top_categories - used) break;
+        used += (size_t)written;
+    }
+}
+
+static double hotspot_value(const agg_run *run, const hm_agg_area *area)
+{
+    if (strcmp(run->options->hotspot_variable, "rate") == 0) return area->harm_per_1000;
+    if (strcmp(run->options->hotspot_variable, "harm") == 0) return area->harm;
+    return area->harm_per_km2;
+}
+
+/* Hot spots over the areas whose figures are published: all of them, or with --public only the unsuppressed
+ * ones, since a suppressed area's value would otherwise be recoverable from its neighbours' statistics. */
+static int compute_hotspots(agg_run *run, hm_agg_set *set)
+{
+    hm_ctx *ctx = run->ctx;
+    size_t total = set->count;
+    line_list undefined = {0};
+    size_t *members = malloc((total ? total : 1) * sizeof *members);
+    double *x = malloc((total ? total : 1) * sizeof *x);
+    double *p = malloc((total ? total : 1) * sizeof *p);
+    double *q = malloc((total ? total : 1) * sizeof *q);
+    hm_gi_star_result *gi = malloc((total ? total : 1) * sizeof *gi);
+    hm_local_moran_result *moran = malloc((total ? total : 1) * sizeof *moran);
+    GEOSGeometry **geometries = malloc((total ? total : 1) * sizeof *geometries);
+    hm_neighbours *nb = NULL;
+    int status = HM_OK;
+    size_t n = 0;
+    if (!members || !x || !p || !q || !gi || !moran || !geometries) status = hm_error(ctx, HM_ENOMEM, "out of memory");
+    for (size_t i = 0; status == HM_OK && i < total; i++) {
+        hm_agg_area *area = &set->areas[i];
+        area->hotspot_value = hotspot_value(run, area);
+        area->gi.z = area->gi.p = area->gi_q = area->moran_q = NAN;
+        area->moran = (hm_local_moran_result){NAN, NAN, NAN, NAN, NAN, HM_QUADRANT_NONE};
+        area->gi_class = "";
+        if (area->suppressed) continue;
+        members[n] = i;
+        x[n] = area->hotspot_value;
+        geometries[n] = area->geos;
+        if (isnan(x[n])) line_list_add(&undefined, "%s", area->code);
+        n++;
+    }
+    char more[64];
+    const char *among = run->options->public_mode ? " published" : "";
+    if (status == HM_OK && n < 3) {
+        snprintf(set->hotspot_note, sizeof set->hotspot_note, "not computed: %zu%s %ss (3 or more are needed)", n,
+                 among, set->kind);
+    } else if (status == HM_OK && undefined.count) {
+        snprintf(set->hotspot_note, sizeof set->hotspot_note, "not computed: %s is undefined for %s%s",
+                 run->result.hotspot_label, undefined.text, line_list_more(&undefined, more, sizeof more));
+        hm_warn(ctx, "%s hot spots %s", set->kind, set->hotspot_note);
+    } else if (status == HM_OK) {
+        status = hm_neighbours_queen(ctx, (const GEOSGeometry *const *)geometries, n,
+                                     run->options->neighbour_tolerance_m, &nb);
+        if (status == HM_OK) status = hm_gi_star(ctx, nb, x, gi);
+        if (status == HM_OK) status = hm_local_moran(ctx, nb, x, moran);
+        for (size_t k = 0; status == HM_OK && k < n; k++) {
+            hm_agg_area *area = &set->areas[members[k]];
+            area->neighbour_count = hm_neighbours_degree(nb, k);
+            area->gi = gi[k];
+            area->moran = moran[k];
+        }
+        /* False discovery rate over the areas tested. */
+        for (size_t k = 0; status == HM_OK && k < n; k++) p[k] = gi[k].p;
+        if (status == HM_OK) status = hm_benjamini_hochberg(ctx, p, n, q);
+        for (size_t k = 0; status == HM_OK && k < n; k++) {
+            hm_agg_area *area = &set->areas[members[k]];
+            area->gi_q = q[k];
+            if (q[k] < 0.05) area->gi_class = gi[k].z > 0 ? "hot" : "cold";
+        }
+        for (size_t k = 0; status == HM_OK && k < n; k++) p[k] = moran[k].p;
+        if (status == HM_OK) status = hm_benjamini_hochberg(ctx, p, n, q);
+        for (size_t k = 0; status == HM_OK && k < n; k++) set->areas[members[k]].moran_q = q[k];
+        if (status == HM_OK) {
+            set->hotspots_computed = 1;
+            set->islands = hm_neighbours_islands(nb);
+            snprintf(set->hotspot_note, sizeof set->hotspot_note,
+                     "Getis-Ord Gi* (binary weights, area included) and Local Moran's I (row-standardised) of %s "
+                     "over %zu%s %ss; queen contiguity (areas within %g m are neighbours); %zu without neighbours",
+                     run->result.hotspot_label, n, among, set->kind, run->options->neighbour_tolerance_m,
+                     set->islands);
+            if (set->islands)
+                hm_warn(ctx, "%zu %s%s no neighbour within %g m: Local Moran's I is left empty for %s", set->islands,
+                        set->kind, set->islands == 1 ? " has" : "s have", run->options->neighbour_tolerance_m,
+                        set->islands == 1 ? "it" : "them");
+        }
+    }
+    hm_neighbours_destroy(nb);
+    free(members);
+    free(x);
+    free(p);
+    free(q);
+    free(gi);
+    free(moran);
+    free(geometries);
+    return status;
+}
+
+static int area_is_small(const agg_run *run, const hm_agg_area *area)
+{
+    return area->count < run->options->min_count;
+}
+
+static int periods_are_small(const agg_run *run, const hm_agg_area *area)
+{
+    if (area_is_small(run, area)) return 1;
+    for (size_t p = 0; p < run->options->period_count; p++)
+        if (area->period_count[p] < run->options->min_count) return 1;
+    return 0;
+}
+
+static int compute_set(agg_run *run, hm_agg_set *set)
+{
+    hm_ctx *ctx = run->ctx;
+    const hm_aggregate_options *options = run->options;
+    size_t periods = options->period_count;
+    int status = HM_OK;
+    /* Suppression first: it decides what is ranked and totalled. */
+    for (size_t i = 0; i < set->count; i++) {
+        hm_agg_area *area = &set->areas[i];
+        area->suppressed = options->public_mode && area_is_small(run, area);
+        /* One small period hidden beside published ones could be recovered by subtraction from the total: an
+         * area's periods are published all together or not at all. */
+        int periods_small = periods_are_small(run, area);
+        for (size_t p = 0; p < periods; p++) area->period_suppressed[p] = options->public_mode && periods_small;
+        if (area->suppressed) set->suppressed_count++;
+    }
+    set->harm_total = 0;
+    set->count_total = 0;
+    for (size_t i = 0; i < set->count; i++)
+        if (!set->areas[i].suppressed) {
+            set->harm_total += set->areas[i].harm;
+            set->count_total += set->areas[i].count;
+        }
+    double *change_p = calloc(set->count ? set->count : 1, sizeof *change_p);
+    double *change_q = calloc(set->count ? set->count : 1, sizeof *change_q);
+    if (!change_p || !change_q) status = hm_error(ctx, HM_ENOMEM, "out of memory");
+    for (size_t i = 0; status == HM_OK && i < set->count; i++) {
+        hm_agg_area *area = &set->areas[i];
+        area->harm_per_km2 = area->area_km2 > 0 ? area->harm / area->area_km2 : NAN;
+        area->harm_per_1000 = area->has_population ? 1000.0 * area->harm / area->population : NAN;
+        area->share = set->harm_total > 0 && !area->suppressed ? area->harm / set->harm_total : NAN;
+        double top = 0;
+        for (int k = 0; k < HM_AGG_TOP_RECORDS; k++) top += area->top_harm[k];
+        area->top_share = area->harm > 0 ? top / area->harm : NAN;
+        area->dominated = area->harm > 0 && area->top_share >= options->dominance_share;
+        describe_top_categories(run, area);
+        area->count_change = area->harm_change = area->harm_ratio = area->change_p = NAN;
+        change_p[i] = NAN;
+        if (periods >= 2) {
+            size_t first = 0, last = periods - 1;
+            if (!area->period_suppressed[first] && !area->period_suppressed[last] && !area->suppressed) {
+                area->count_change = (double)(area->period_count[last] - area->period_count[first]);
+                area->harm_change = area->period_harm[last] - area->period_harm[first];
+                area->harm_ratio = area->period_harm[first] > 0 ? area->period_harm[last] / area->period_harm[first]
+                                                                : NAN;
+                const hm_agg_period *a = &options->periods[first], *b = &options->periods[last];
+                status = hm_poisson_change_test(ctx, area->period_count[first], (double)(a->to_days - a->from_days + 1),
+                                                area->period_count[last], (double)(b->to_days - b->from_days + 1),
+                                                &area->change_p);
+                change_p[i] = area->change_p;
+            }
+        }
+    }
+    if (status == HM_OK) status = hm_benjamini_hochberg(ctx, change_p, set->count, change_q);
+    for (size_t i = 0; status == HM_OK && i < set->count; i++) set->areas[i].change_q = change_q[i];
+    free(change_p);
+    free(change_q);
+    if (status == HM_OK) status = rank_areas(ctx, set, offsetof(hm_agg_area, harm), offsetof(hm_agg_area, rank));
+    if (status == HM_OK)
+        status = rank_areas(ctx, set, offsetof(hm_agg_area, harm_per_km2), offsetof(hm_agg_area, rank_per_km2));
+    if (status == HM_OK)
+        status = rank_areas(ctx, set, offsetof(hm_agg_area, harm_per_1000), offsetof(hm_agg_area, rank_per_1000));
+    if (status == HM_OK) status = compute_hotspots(run, set);
+    return status;
+}
+
+static void clear_sums(agg_run *run, hm_agg_set *set)
+{
+    size_t periods = run->options->period_count, categories = run->result.category_count;
+    for (size_t i = 0; i < set->count; i++) {
+        hm_agg_area *area = &set->areas[i];
+        area->count = area->incident_count = area->intelligence_count = 0;
+        area->harm = 0;
+        memset(area->top_harm, 0, sizeof area->top_harm);
+        memset(area->period_count, 0, (periods ? periods : 1) * sizeof *area->period_count);
+        memset(area->period_harm, 0, (periods ? periods : 1) * sizeof *area->period_harm);
+        memset(area->category_harm, 0, (categories ? categories : 1) * sizeof *area->category_harm);
+    }
+}
+
+static void accumulate(agg_run *run)
+{
+    hm_agg_result *result = &run->result;
+    clear_sums(run, &result->wards);
+    if (result->has_beats) clear_sums(run, &result->beats);
+    for (size_t r = 0; r < run->record_count; r++) {
+        const agg_record *record = &run->records[r];
+        if (record->ward >= 0) add_record(&result->wards.areas[record->ward], record);
+        if (record->beat >= 0) add_record(&result->beats.areas[record->beat], record);
+    }
+}
+
+/* --public. Wards and beats overlap, so a figure withheld in one layer could be recovered by subtraction from
+ * the other (a beat's count minus its published wards' counts). Every published figure is therefore a sum over
+ * one set of records: those in a published ward and a published beat, found by removing records of small areas
+ * until nothing changes (removal only lowers counts, so this ends). Period figures likewise use only records
+ * whose ward's and beat's periods are all published. Records outside every ward are not used at all. */
+static void select_public_records(agg_run *run)
+{
+    hm_agg_result *result = &run->result;
+    for (size_t r = 0; r < run->record_count; r++)
+        run->records[r].in_totals = run->records[r].in_periods = run->records[r].ward >= 0;
+    for (int changed = 1; changed;) {
+        accumulate(run);
+        changed = 0;
+        for (size_t r = 0; r < run->record_count; r++) {
+            agg_record *record = &run->records[r];
+            if (!record->in_totals && !record->in_periods) continue;
+            const hm_agg_area *ward = record->ward >= 0 ? &result->wards.areas[record->ward] : NULL;
+            const hm_agg_area *beat = record->beat >= 0 ? &result->beats.areas[record->beat] : NULL;
+            int in_totals = record->in_totals && ward && !area_is_small(run, ward) &&
+                            !(beat && area_is_small(run, beat));
+            int in_periods = in_totals && record->in_periods && !periods_are_small(run, ward) &&
+                             !(beat && periods_are_small(run, beat));
+            if (in_totals != record->in_totals || in_periods != record->in_periods) {
+                record->in_totals = (uint8_t)in_totals;
+                record->in_periods = (uint8_t)in_periods;
+                changed = 1;
+            }
+        }
+    }
+}
+
+static int compute(agg_run *run)
+{
+    hm_agg_result *result = &run->result;
+    int status = allocate_area_arrays(run, &result->wards);
+    if (status == HM_OK && result->has_beats) status = allocate_area_arrays(run, &result->beats);
+    if (status != HM_OK) return status;
+    result->placed_harm_total = 0;
+    for (size_t r = 0; r < run->record_count; r++)
+        if (run->records[r].ward >= 0) result->placed_harm_total += run->records[r].harm;
+    accumulate(run);
+    /* Harm is conserved: the wards' sums add up to the harm of the records placed in them. */
+    double ward_total = 0;
+    for (size_t i = 0; i < result->wards.count; i++) ward_total += result->wards.areas[i].harm;
+    if (fabs(ward_total - result->placed_harm_total) > 1e-9 * fmax(1.0, result->placed_harm_total))
+        return hm_error(run->ctx, HM_EINTERNAL, "harm not conserved: wards sum to %.17g, placed records to %.17g",
+                        ward_total, result->placed_harm_total);
+    if (run->options->public_mode) select_public_records(run);
+    status = compute_set(run, &result->wards);
+    if (status == HM_OK && result->has_beats) status = compute_set(run, &result->beats);
+    return status;
+}
+
+/* ---- output columns ---- */
+
+typedef enum column_type { COLUMN_TEXT, COLUMN_INTEGER, COLUMN_REAL } column_type;
+
+typedef struct column_def {
+    char name[64];
+    column_type type;
+    char description[320];
+} column_def;
+
+typedef struct cell {
+    int is_null;
+    long long integer;
+    double real;
+    const char *text;
+} cell;
+
+#define MAX_COLUMNS (48 + 2 * MAX_PERIODS)
+
+static void add_column(column_def *columns, size_t *count, const char *name, column_type type,
+                       const char *description)
+{
+    column_def *column = &columns[(*count)++];
+    snprintf(column->name, sizeof column->name, "%s", name);
+    column->type = type;
+    snprintf(column->description, sizeof column->description, "%s", description);
+}
+
+static size_t build_columns(const agg_run *run, const hm_agg_set *set, column_def *columns)
+{
+    const hm_agg_result *result = &run->result;
+    size_t n = 0;
+    char name[64], description[320];
+    snprintf(name, sizeof name, "%s_code", set->kind);
+    add_column(columns, &n, name, COLUMN_TEXT, "Area code (from the input's boundary layer)");
+    snprintf(name, sizeof name, "%s_name", set->kind);
+    add_column(columns, &n, name, COLUMN_TEXT, "Area name");
+    add_column(columns, &n, "area_km2", COLUMN_REAL, "Area in square kilometres");
+    if (result->has_population && strcmp(set->kind, "ward") == 0)
+        add_column(columns, &n, "population", COLUMN_REAL, "Residents, from --population");
+    add_column(columns, &n, "count", COLUMN_INTEGER, "Records placed in the area (incidents + intelligence)");
+    /* Not in public products: a small part, or its complement, could be recovered by subtraction. */
+    if (!result->public_mode) {
+        add_column(columns, &n, "incident_count", COLUMN_INTEGER, "Incidents placed in the area");
+        add_column(columns, &n, "intelligence_count", COLUMN_INTEGER, "Intelligence records placed in the area");
+    }
+    snprintf(description, sizeof description, "Sum of the records' harm (%s)", result->unit);
+    add_column(columns, &n, "harm", COLUMN_REAL, description);
+    if (result->has_population && strcmp(set->kind, "ward") == 0)
+        add_column(columns, &n, "harm_per_1000", COLUMN_REAL, "Harm per 1,000 residents (empty: no population)");
+    add_column(columns, &n, "harm_per_km2", COLUMN_REAL, "Harm per square kilometre");
+    add_column(columns, &n, "rank", COLUMN_INTEGER, "Rank by harm, 1 = most (ties share a rank)");
+    add_column(columns, &n, "rank_per_km2", COLUMN_INTEGER, "Rank by harm per km2, 1 = most");
+    if (result->has_population && strcmp(set->kind, "ward") == 0)
+        add_column(columns, &n, "rank_per_1000", COLUMN_INTEGER, "Rank by harm per 1,000 residents, 1 = most");
+    add_column(columns, &n, "share", COLUMN_REAL, "Share of the total harm of all (published) areas, 0-1");
+    add_column(columns, &n, "top_categories", COLUMN_TEXT, "Categories carrying the most harm, with their share");
+    /* Not in public products: with the harm it gives the harm of single records. */
+    if (!result->public_mode)
+        add_column(columns, &n, "top3_share", COLUMN_REAL, "Share of the area's harm carried by its 3 largest records");
+    add_column(columns, &n, "dominated", COLUMN_INTEGER, "1 when the 3 largest records carry at least "
+                                                         "--dominance-share of the harm: read with care");
+    for (size_t p = 0; p < result->period_count; p++) {
+        const hm_agg_period *period = &result->periods[p];
+        char from[32], to[32];
+        format_day(period->from_days, from, sizeof from);
+        format_day(period->to_days, to, sizeof to);
+        snprintf(name, sizeof name, "count_%.40s", period->name);
+        snprintf(description, sizeof description, "Records dated %s to %s", from, to);
+        add_column(columns, &n, name, COLUMN_INTEGER, description);
+        snprintf(name, sizeof name, "harm_%.40s", period->name);
+        snprintf(description, sizeof description, "Harm of the records dated %s to %s", from, to);
+        add_column(columns, &n, name, COLUMN_REAL, description);
+    }
+    if (result->period_count >= 2) {
+        const char *first = result->periods[0].name, *last = result->periods[result->period_count - 1].name;
+        snprintf(description, sizeof description, "count_%s - count_%s", last, first);
+        add_column(columns, &n, "count_change", COLUMN_INTEGER, description);
+        snprintf(description, sizeof description, "harm_%s - harm_%s", last, first);
+        add_column(columns, &n, "harm_change", COLUMN_REAL, description);
+        snprintf(description, sizeof description, "harm_%s / harm_%s (empty when harm_%s is 0)", last, first, first);
+        add_column(columns, &n, "harm_ratio", COLUMN_REAL, description);
+        add_column(columns, &n, "change_p", COLUMN_REAL, "Two-sided p of the change in counts per day (exact "
+                                                         "conditional binomial test, as R's poisson.test)");
+        add_column(columns, &n, "change_q", COLUMN_REAL, "change_p adjusted for the false discovery rate "
+                                                         "(Benjamini-Hochberg) over the areas");
+    }
+    snprintf(description, sizeof description, "The value compared between neighbours: %s", result->hotspot_label);
+    add_column(columns, &n, "hotspot_value", COLUMN_REAL, description);
+    add_column(columns, &n, "neighbours", COLUMN_INTEGER, "Neighbouring areas (queen contiguity)");
+    add_column(columns, &n, "gi_z", COLUMN_REAL, "Getis-Ord Gi* z-score of hotspot_value");
+    add_column(columns, &n, "gi_p", COLUMN_REAL, "Two-sided p of gi_z (normal)");
+    add_column(columns, &n, "gi_q", COLUMN_REAL, "gi_p adjusted (Benjamini-Hochberg)");
+    add_column(columns, &n, "gi_class", COLUMN_TEXT, "hot or cold where gi_q < 0.05");
+    add_column(columns, &n, "moran_i", COLUMN_REAL, "Local Moran's I of hotspot_value (row-standardised)");
+    add_column(columns, &n, "moran_e", COLUMN_REAL, "Expectation of moran_i (spdep conditional = TRUE)");
+    add_column(columns, &n, "moran_var", COLUMN_REAL, "Variance of moran_i");
+    add_column(columns, &n, "moran_z", COLUMN_REAL, "(moran_i - moran_e) / sqrt(moran_var)");
+    add_column(columns, &n, "moran_p", COLUMN_REAL, "Two-sided p of moran_z");
+    add_column(columns, &n, "moran_q", COLUMN_REAL, "moran_p adjusted (Benjamini-Hochberg)");
+    add_column(columns, &n, "moran_quadrant", COLUMN_TEXT, "High-High, Low-Low, High-Low or Low-High (value and "
+                                                          "neighbours' mean against their means)");
+    if (result->public_mode)
+        add_column(columns, &n, "suppressed", COLUMN_INTEGER, "1: fewer than --min-count records: figures withheld");
+    return n;
+}
+
+static cell text_cell(const char *text)
+{
+    cell c = {0};
+    c.text = text ? text : "";
+    return c;
+}
+
+static cell integer_cell(long long value)
+{
+    cell c = {0};
+    c.integer = value;
+    return c;
+}
+
+static cell real_cell(double value)
+{
+    cell c = {0};
+    c.is_null = isnan(value);
+    c.real = value;
+    return c;
+}
+
+static cell null_cell(void)
+{
+    cell c = {0};
+    c.is_null = 1;
+    return c;
+}
+
+static size_t build_row(const agg_run *run, const hm_agg_set *set, const hm_agg_area *area, cell *cells)
+{
+    const hm_agg_result *result = &run->result;
+    int hide = area->suppressed;
+    int ward = strcmp(set->kind, "ward") == 0;
+    size_t n = 0;
+    cells[n++] = text_cell(area->code);
+    cells[n++] = text_cell(area->name);
+    cells[n++] = real_cell(area->area_km2);
+    if (result->has_population && ward) cells[n++] = area->has_population ? real_cell(area->population) : null_cell();
+    cells[n++] = hide ? null_cell() : integer_cell(area->count);
+    if (!result->public_mode) {
+        cells[n++] = integer_cell(area->incident_count);
+        cells[n++] = integer_cell(area->intelligence_count);
+    }
+    cells[n++] = hide ? null_cell() : real_cell(area->harm);
+    if (result->has_population && ward) cells[n++] = hide ? null_cell() : real_cell(area->harm_per_1000);
+    cells[n++] = hide ? null_cell() : real_cell(area->harm_per_km2);
+    cells[n++] = area->rank ? integer_cell(area->rank) : null_cell();
+    cells[n++] = area->rank_per_km2 ? integer_cell(area->rank_per_km2) : null_cell();
+    if (result->has_population && ward) cells[n++] = area->rank_per_1000 ? integer_cell(area->rank_per_1000) : null_cell();
+    cells[n++] = hide ? null_cell() : real_cell(area->share);
+    cells[n++] = hide ? null_cell() : text_cell(area->top_categories);
+    if (!result->public_mode) cells[n++] = real_cell(area->top_share);
+    cells[n++] = hide ? null_cell() : integer_cell(area->dominated);
+    for (size_t p = 0; p < result->period_count; p++) {
+        int hide_period = hide || area->period_suppressed[p];
+        cells[n++] = hide_period ? null_cell() : integer_cell(area->period_count[p]);
+        cells[n++] = hide_period ? null_cell() : real_cell(area->period_harm[p]);
+    }
+    if (result->period_count >= 2) {
+        cells[n++] = isnan(area->count_change) ? null_cell() : integer_cell((long long)area->count_change);
+        cells[n++] = real_cell(area->harm_change);
+        cells[n++] = real_cell(area->harm_ratio);
+        cells[n++] = real_cell(area->change_p);
+        cells[n++] = real_cell(area->change_q);
+    }
+    cells[n++] = hide ? null_cell() : real_cell(area->hotspot_value);
+    cells[n++] = set->hotspots_computed ? integer_cell((long long)area->neighbour_count) : null_cell();
+    cells[n++] = hide ? null_cell() : real_cell(area->gi.z);
+    cells[n++] = hide ? null_cell() : real_cell(area->gi.p);
+    cells[n++] = hide ? null_cell() : real_cell(area->gi_q);
+    cells[n++] = hide ? null_cell() : text_cell(area->gi_class);
+    cells[n++] = hide ? null_cell() : real_cell(area->moran.i);
+    cells[n++] = hide ? null_cell() : real_cell(area->moran.expectation);
+    cells[n++] = hide ? null_cell() : real_cell(area->moran.variance);
+    cells[n++] = hide ? null_cell() : real_cell(area->moran.z);
+    cells[n++] = hide ? null_cell() : real_cell(area->moran.p);
+    cells[n++] = hide ? null_cell() : real_cell(area->moran_q);
+    cells[n++] = hide ? null_cell() : text_cell(hm_moran_quadrant_name(area->moran.quadrant));
+    if (result->public_mode) cells[n++] = integer_cell(area->suppressed);
+    return n;
+}
+
+/* ---- files ---- */
+
+/* "dir/name.ext" -> "dir/name.tmp-PID.ext": beside the target (same file system, so rename is atomic) and with
+ * the same extension (GDAL checks a GeoPackage's). */
+static int make_temp_path(hm_ctx *ctx, const char *target, char *out, size_t size)
+{
+    const char *slash = strrchr(target, '/');
+    const char *dot = strrchr(target, '.');
+    if (!dot || (slash && dot < slash)) dot = target + strlen(target);
+    int length = snprintf(out, size, "%.*s.tmp-%ld%s", (int)(dot - target), target, (long)getpid(), dot);
+    if (length < 0 || (size_t)length >= size) return hm_error(ctx, HM_EINVAL, "path %s is too long", target);
+    return HM_OK;
+}
+
+static int fsync_path(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return -1;
+    int result = fsync(fd);
+    close(fd);
+    return result;
+}
+
+static void csv_write_text(FILE *file, const char *text)
+{
+    if (!strpbrk(text, ",\"\r\n")) {
+        fputs(text, file);
+        return;
+    }
+    fputc('"', file);
+    for (const char *p = text; *p; p++) {
+        if (*p == '"') fputc('"', file);
+        fputc(*p, file);
+    }
+    fputc('"', file);
+}
+
+static int write_csv(agg_run *run, const hm_agg_set *set, const char *path)
+{
+    hm_ctx *ctx = run->ctx;
+    column_def columns[MAX_COLUMNS];
+    cell cells[MAX_COLUMNS];
+    size_t column_count = build_columns(run, set, columns);
+    FILE *file = fopen(path, "w");
+    if (!file) return hm_error(ctx, HM_EIO, "%s: %s", path, strerror(errno));
+    for (size_t c = 0; c < column_count; c++) {
+        if (c) fputc(',', file);
+        csv_write_text(file, columns[c].name);
+    }
+    fputc('\n', file);
+    for (size_t i = 0; i < set->count; i++) {
+        size_t n = build_row(run, set, &set->areas[i], cells);
+        if (n != column_count) {
+            fclose(file);
+            return hm_error(ctx, HM_EINTERNAL, "%s: %zu cells for %zu columns", path, n, column_count);
+        }
+        for (size_t c = 0; c < n; c++) {
+            if (c) fputc(',', file);
+            if (cells[c].is_null) continue;
+            if (columns[c].type == COLUMN_TEXT)
+                csv_write_text(file, cells[c].text);
+            else if (columns[c].type == COLUMN_INTEGER)
+                fprintf(file, "%lld", cells[c].integer);
+            else
+                fprintf(file, "%.15g", cells[c].real);
+        }
+        fputc('\n', file);
+    }
+    int failed = ferror(file);
+    if (fflush(file) != 0 || fsync(fileno(file)) != 0) failed = 1;
+    if (fclose(file) != 0) failed = 1;
+    if (failed) return hm_error(ctx, HM_EIO, "%s: write failed: %s", path, strerror(errno));
+    return HM_OK;
+}
+
+static int copy_file(hm_ctx *ctx, const char *from, const char *to)
+{
+    int in = open(from, O_RDONLY);
+    if (in < 0) return hm_error(ctx, HM_EIO, "%s: %s", from, strerror(errno));
+    struct stat info;
+    fstat(in, &info);
+    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC, info.st_mode & 0777);
+    if (out < 0) {
+        close(in);
+        return hm_error(ctx, HM_EIO, "%s: %s (is the folder writable?)", to, strerror(errno));
+    }
+    char buffer[1 << 16];
+    ssize_t got;
+    int status = HM_OK;
+    while ((got = read(in, buffer, sizeof buffer)) > 0) {
+        for (ssize_t done = 0; done < got;) {
+            ssize_t written = write(out, buffer + done, (size_t)(got - done));
+            if (written < 0) {
+                status = hm_error(ctx, HM_EIO, "%s: %s", to, strerror(errno));
+                break;
+            }
+            done += written;
+        }
+        if (status != HM_OK) break;
+    }
+    if (got < 0 && status == HM_OK) status = hm_error(ctx, HM_EIO, "%s: %s", from, strerror(errno));
+    close(in);
+    if (close(out) != 0 && status == HM_OK) status = hm_error(ctx, HM_EIO, "%s: %s", to, strerror(errno));
+    return status;
+}
+
+static int set_cell_field(OGRFeatureH feature, int field, const column_def *column, const cell *value)
+{
+    if (value->is_null) {
+        OGR_F_SetFieldNull(feature, field);
+        return 0;
+    }
+    if (column->type == COLUMN_TEXT)
+        OGR_F_SetFieldString(feature, field, value->text);
+    else if (column->type == COLUMN_INTEGER)
+        OGR_F_SetFieldInteger64(feature, field, value->integer);
+    else
+        OGR_F_SetFieldDouble(feature, field, value->real);
+    return 0;
+}
+
+static int write_area_layer(agg_run *run, GDALDatasetH dataset, const hm_agg_set *set)
+{
+    hm_ctx *ctx = run->ctx;
+    column_def columns[MAX_COLUMNS];
+    cell cells[MAX_COLUMNS];
+    size_t column_count = build_columns(run, set, columns);
+    char description[512];
+    snprintf(description, sizeof description, "DESCRIPTION=Harm per %s (harmmap aggregate%s): %s", set->kind,
+             run->result.public_mode ? ", public: small counts suppressed" : "", run->result.unit);
+    char *layer_options[] = {"FID=fid", "GEOMETRY_NAME=geom", description, NULL};
+    OGRLayerH layer = GDALDatasetCreateLayer(dataset, set->layer_name, run->srs, wkbMultiPolygon, layer_options);
+    if (!layer)
+        return hm_error(ctx, HM_EGDAL, "cannot create layer %s: %s", set->layer_name, CPLGetLastErrorMsg());
+    for (size_t c = 0; c < column_count; c++) {
+        OGRFieldType type = columns[c].type == COLUMN_TEXT      ? OFTString
+                            : columns[c].type == COLUMN_INTEGER ? OFTInteger64
+                                                                : OFTReal;
+        OGRFieldDefnH field = OGR_Fld_Create(columns[c].name, type);
+        OGRErr error = OGR_L_CreateField(layer, field, TRUE);
+        OGR_Fld_Destroy(field);
+        if (error != OGRERR_NONE)
+            return hm_error(ctx, HM_EGDAL, "layer %s: cannot create field %s: %s", set->layer_name, columns[c].name,
+                            CPLGetLastErrorMsg());
+    }
+    OGRFeatureDefnH definition = OGR_L_GetLayerDefn(layer);
+    for (size_t i = 0; i < set->count; i++) {
+        const hm_agg_area *area = &set->areas[i];
+        build_row(run, set, area, cells);
+        OGRFeatureH feature = OGR_F_Create(definition);
+        for (size_t c = 0; c < column_count; c++) set_cell_field(feature, (int)c, &columns[c], &cells[c]);
+        OGR_F_SetGeometry(feature, area->geometry);
+        OGRErr error = OGR_L_CreateFeature(layer, feature);
+        OGR_F_Destroy(feature);
+        if (error != OGRERR_NONE)
+            return hm_error(ctx, HM_EGDAL, "layer %s, %s %s: cannot write the feature: %s", set->layer_name, set->kind,
+                            area->code, CPLGetLastErrorMsg());
+    }
+    return HM_OK;
+}
+
+/* gpkg_data_columns descriptions (GeoPackage schema extension), so QGIS and ogrinfo can show what each field is. */
+static int write_field_descriptions(agg_run *run, const char *path)
+{
+    sqlite3 *db = NULL;
+    int status = HM_OK;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        status = hm_error(run->ctx, HM_ESQL, "%s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return status;
+    }
+    const char *setup =
+        "CREATE TABLE IF NOT EXISTS gpkg_data_columns (table_name TEXT NOT NULL, column_name TEXT NOT NULL, "
+        "name TEXT, title TEXT, description TEXT, mime_type TEXT, constraint_name TEXT, "
+        "CONSTRAINT pk_gdc PRIMARY KEY (table_name, column_name), "
+        "CONSTRAINT gdc_tn UNIQUE (table_name, name));"
+        "CREATE TABLE IF NOT EXISTS gpkg_extensions (table_name TEXT, column_name TEXT, extension_name TEXT NOT "
+        "NULL, definition TEXT NOT NULL, scope TEXT NOT NULL, CONSTRAINT ge_tce UNIQUE (table_name, column_name, "
+        "extension_name));"
+        "CREATE TABLE IF NOT EXISTS gpkg_data_column_constraints (constraint_name TEXT NOT NULL, constraint_type "
+        "TEXT NOT NULL, value TEXT, min NUMERIC, min_is_inclusive BOOLEAN, max NUMERIC, max_is_inclusive BOOLEAN, "
+        "description TEXT, CONSTRAINT gdcc_ntv UNIQUE (constraint_name, constraint_type, value));"
+        "INSERT OR IGNORE INTO gpkg_extensions VALUES ('gpkg_data_columns', NULL, 'gpkg_schema', "
+        "'http://www.geopackage.org/spec121/#extension_schema', 'read-write');"
+        "INSERT OR IGNORE INTO gpkg_extensions VALUES ('gpkg_data_column_constraints', NULL, 'gpkg_schema', "
+        "'http://www.geopackage.org/spec121/#extension_schema', 'read-write');";
+    char *message = NULL;
+    if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK || sqlite3_exec(db, setup, NULL, NULL, &message) != SQLITE_OK) {
+        status = hm_error(run->ctx, HM_ESQL, "%s: gpkg_data_columns: %s", path, message ? message : sqlite3_errmsg(db));
+        sqlite3_free(message);
+    }
+    sqlite3_stmt *insert = NULL;
+    if (status == HM_OK &&
+        sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO gpkg_data_columns (table_name, column_name, description) "
+                               "VALUES (?, ?, ?)", -1, &insert, NULL) != SQLITE_OK)
+        status = hm_error(run->ctx, HM_ESQL, "%s: %s", path, sqlite3_errmsg(db));
+    const hm_agg_set *sets[2] = {&run->result.wards, run->result.has_beats ? &run->result.beats : NULL};
+    for (int s = 0; status == HM_OK && s < 2; s++) {
+        if (!sets[s]) continue;
+        column_def columns[MAX_COLUMNS];
+        size_t count = build_columns(run, sets[s], columns);
+        for (size_t c = 0; status == HM_OK && c < count; c++) {
+            sqlite3_bind_text(insert, 1, sets[s]->layer_name, -1, SQLITE_STATIC);
+            sqlite3_bind_text(insert, 2, columns[c].name, -1, SQLITE_STATIC);
+            sqlite3_bind_text(insert, 3, columns[c].description, -1, SQLITE_STATIC);
+            if (sqlite3_step(insert) != SQLITE_DONE) status = hm_error(run->ctx, HM_ESQL, "%s: %s", path, sqlite3_errmsg(db));
+            sqlite3_reset(insert);
+        }
+    }
+    sqlite3_finalize(insert);
+    if (status == HM_OK && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        status = hm_error(run->ctx, HM_ESQL, "%s: %s", path, sqlite3_errmsg(db));
+    sqlite3_close(db);
+    return status;
+}
+
+typedef struct metadata_item {
+    const char *key;
+    char value[20480];
+} metadata_item;
+
+static int write_metadata_layer(agg_run *run, GDALDatasetH dataset)
+{
+    hm_ctx *ctx = run->ctx;
+    const hm_agg_result *result = &run->result;
+    char *layer_options[] = {"FID=fid", "DESCRIPTION=How harmmap aggregate made ward_harm and beat_harm", NULL};
+    OGRLayerH layer = GDALDatasetCreateLayer(dataset, "aggregate_runs", NULL, wkbNone, layer_options);
+    if (!layer) return hm_error(ctx, HM_EGDAL, "cannot create table aggregate_runs: %s", CPLGetLastErrorMsg());
+    const char *names[] = {"run_started", "item", "value"};
+    for (int f = 0; f < 3; f++) {
+        OGRFieldDefnH field = OGR_Fld_Create(names[f], OFTString);
+        OGR_L_CreateField(layer, field, TRUE);
+        OGR_Fld_Destroy(field);
+    }
+    static metadata_item items[20];
+    size_t n = 0;
+    char libraries[256];
+    hm_library_versions(libraries, sizeof libraries);
+    items[n].key = "harmmap_version";
+    snprintf(items[n++].value, sizeof items[0].value, "harmmap %s (%s)", hm_version(), libraries);
+    items[n].key = "input";
+    snprintf(items[n++].value, sizeof items[0].value, "%s", result->input_path);
+    items[n].key = "harm_source";
+    snprintf(items[n++].value, sizeof items[0].value, "%s", result->harm_source);
+    items[n].key = "hotspots_wards";
+    snprintf(items[n++].value, sizeof items[0].value, "%s", result->wards.hotspot_note);
+    if (result->has_beats) {
+        items[n].key = "hotspots_beats";
+        snprintf(items[n++].value, sizeof items[0].value, "%s", result->beats.hotspot_note);
+    }
+    items[n].key = "population";
+    snprintf(items[n++].value, sizeof items[0].value, "%s", result->has_population ? result->population_path : "none");
+    items[n].key = "periods";
+    items[n].value[0] = '\0';
+    for (size_t p = 0; p < result->period_count; p++) {
+        size_t used = strlen(items[n].value);
+        snprintf(items[n].value + used, sizeof items[0].value - used, "%s%s", p ? "; " : "", result->periods[p].text);
+    }
+    n++;
+    items[n].key = "public";
+    if (result->public_mode)
+        snprintf(items[n++].value, sizeof items[0].value, "yes: areas with fewer than %ld records suppressed "
+                 "(%zu wards, %zu beats); intelligence not graded P left out", result->min_count,
+                 result->wards.suppressed_count, result->beats.suppressed_count);
+    else
+        snprintf(items[n++].value, sizeof items[0].value, "no");
+    /* Not in a public product: the overall totals minus the published areas' would reveal the suppressed ones. */
+    if (!result->public_mode) {
+        items[n].key = "records";
+        snprintf(items[n++].value, sizeof items[0].value, "%lld used; %lld outside every ward; %lld undated",
+                 result->records_used, result->records_outside, result->records_undated);
+    }
+    if (!result->public_mode) {
+        items[n].key = "harm_placed_total";
+        snprintf(items[n++].value, sizeof items[0].value, "%.17g (= sum of ward_harm.harm)", result->placed_harm_total);
+    }
+    OGRFeatureDefnH definition = OGR_L_GetLayerDefn(layer);
+    for (size_t i = 0; i < n; i++) {
+        OGRFeatureH feature = OGR_F_Create(definition);
+        OGR_F_SetFieldString(feature, 0, result->started);
+        OGR_F_SetFieldString(feature, 1, items[i].key);
+        OGR_F_SetFieldString(feature, 2, items[i].value);
+        OGRErr error = OGR_L_CreateFeature(layer, feature);
+        OGR_F_Destroy(feature);
+        if (error != OGRERR_NONE) return hm_error(ctx, HM_EGDAL, "aggregate_runs: %s", CPLGetLastErrorMsg());
+    }
+    return HM_OK;
+}
+
+static int delete_layer_if_present(hm_ctx *ctx, GDALDatasetH dataset, const char *name)
+{
+    for (int i = 0; i < GDALDatasetGetLayerCount(dataset); i++) {
+        OGRLayerH layer = GDALDatasetGetLayer(dataset, i);
+        if (strcmp(OGR_L_GetName(layer), name) == 0) {
+            if (GDALDatasetDeleteLayer(dataset, i) != OGRERR_NONE)
+                return hm_error(ctx, HM_EGDAL, "cannot replace layer %s: %s", name, CPLGetLastErrorMsg());
+            return HM_OK;
+        }
+    }
+    return HM_OK;
+}
+
+/* Writes the layers to `path`: an existing copy of the input (update) or a new GeoPackage (create). */
+static int write_geopackage(agg_run *run, const char *path, int create)
+{
+    hm_ctx *ctx = run->ctx;
+    GDALDatasetH dataset = NULL;
+    if (create) {
+        GDALDriverH driver = GDALGetDriverByName("GPKG");
+        if (!driver) return hm_error(ctx, HM_EGDAL, "GDAL has no GPKG driver");
+        dataset = GDALCreate(driver, path, 0, 0, 0, GDT_Unknown, NULL);
+    } else {
+        dataset = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_UPDATE, NULL, NULL, NULL);
+    }
+    if (!dataset) return hm_error(ctx, HM_EGDAL, "%s: GDAL cannot write it: %s", path, CPLGetLastErrorMsg());
+    int status = HM_OK;
+    const char *replaced[] = {"ward_harm", "beat_harm", "aggregate_runs"};
+    for (size_t i = 0; status == HM_OK && !create && i < 3; i++)
+        status = delete_layer_if_present(ctx, dataset, replaced[i]);
+    if (status == HM_OK && GDALDatasetStartTransaction(dataset, FALSE) != OGRERR_NONE)
+        status = hm_error(ctx, HM_EGDAL, "%s: cannot start a transaction: %s", path, CPLGetLastErrorMsg());
+    if (status == HM_OK) status = write_area_layer(run, dataset, &run->result.wards);
+    if (status == HM_OK && run->result.has_beats) status = write_area_layer(run, dataset, &run->result.beats);
+    if (status == HM_OK) status = write_metadata_layer(run, dataset);
+    if (status == HM_OK && GDALDatasetCommitTransaction(dataset) != OGRERR_NONE)
+        status = hm_error(ctx, HM_EGDAL, "%s: cannot commit: %s", path, CPLGetLastErrorMsg());
+    GDALClose(dataset);
+    if (status == HM_OK) status = write_field_descriptions(run, path);
+    return status;
+}
+
+static int ensure_directory(hm_ctx *ctx, const char *path)
+{
+    struct stat info;
+    if (stat(path, &info) == 0) {
+        if (!S_ISDIR(info.st_mode)) return hm_error(ctx, HM_EIO, "-o %s: exists and is not a folder", path);
+        return HM_OK;
+    }
+    if (mkdir(path, 0777) != 0) return hm_error(ctx, HM_EIO, "-o %s: cannot create the folder: %s", path, strerror(errno));
+    return HM_OK;
+}
+
+static void default_output_dir(const hm_aggregate_options *options, char *out, size_t size)
+{
+    if (options->output_dir) {
+        snprintf(out, size, "%s", options->output_dir);
+        return;
+    }
+    if (options->public_mode) {
+        size_t length = strlen(options->input_path);
+        if (length > 5 && strcasecmp(options->input_path + length - 5, ".gpkg") == 0) length -= 5;
+        snprintf(out, size, "%.*s-public", (int)length, options->input_path);
+        return;
+    }
+    const char *slash = strrchr(options->input_path, '/');
+    if (!slash)
+        snprintf(out, size, ".");
+    else if (slash == options->input_path)
+        snprintf(out, size, "/");
+    else
+        snprintf(out, size, "%.*s", (int)(slash - options->input_path), options->input_path);
+}
+
+typedef struct pending_file {
+    char temp[4200];
+    char target[4200];
+} pending_file;
+
+static int write_outputs(agg_run *run)
+{
+    hm_ctx *ctx = run->ctx;
+    const hm_aggregate_options *options = run->options;
+    default_output_dir(options, run->output_dir, sizeof run->output_dir);
+    int status = ensure_directory(ctx, run->output_dir);
+    if (status != HM_OK) return status;
+    pending_file files[5];
+    size_t file_count = 0;
+    const char *names[] = {"ward_harm.csv", "beat_harm.csv", "report.html"};
+    for (size_t f = 0; status == HM_OK && f < 3; f++) {
+        if (f == 1 && !run->result.has_beats) continue;
+        pending_file *file = &files[file_count++];
+        snprintf(file->target, sizeof file->target, "%s/%s", run->output_dir, names[f]);
+        status = make_temp_path(ctx, file->target, file->temp, sizeof file->temp);
+        if (status != HM_OK) break;
+        if (f == 0) status = write_csv(run, &run->result.wards, file->temp);
+        if (f == 1) status = write_csv(run, &run->result.beats, file->temp);
+        if (f == 2) status = hm_agg_write_report(ctx, &run->result, file->temp);
+    }
+    if (status == HM_OK) {
+        pending_file *file = &files[file_count++];
+        if (options->public_mode)
+            snprintf(file->target, sizeof file->target, "%s/public.gpkg", run->output_dir);
+        else
+            snprintf(file->target, sizeof file->target, "%s", options->input_path);
+        status = make_temp_path(ctx, file->target, file->temp, sizeof file->temp);
+        if (status == HM_OK && !options->public_mode) status = copy_file(ctx, options->input_path, file->temp);
+        if (status == HM_OK) status = write_geopackage(run, file->temp, options->public_mode);
+        if (status == HM_OK && fsync_path(file->temp) != 0)
+            status = hm_error(ctx, HM_EIO, "%s: fsync failed: %s", file->temp, strerror(errno));
+    }
+    for (size_t f = 0; status == HM_OK && f < file_count; f++)
+        if (rename(files[f].temp, files[f].target) != 0)
+            status = hm_error(ctx, HM_EIO, "cannot rename %s to %s: %s", files[f].temp, files[f].target,
+                              strerror(errno));
+    if (status != HM_OK)
+        for (size_t f = 0; f < file_count; f++) unlink(files[f].temp);
+    return status;
+}
+
+/* ---- the command ---- */
+
+static void format_now(char *out, size_t size)
+{
+    const char *pinned = getenv("OGR_CURRENT_DATE");
+    if (pinned && *pinned) {
+        snprintf(out, size, "%s", pinned);
+        return;
+    }
+    time_t now = time(NULL);
+    struct tm utc;
+    gmtime_r(&now, &utc);
+    strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &utc);
+}
+
+static void free_set(hm_ctx *ctx, hm_agg_set *set)
+{
+    for (size_t i = 0; i < set->count; i++) {
+        hm_agg_area *area = &set->areas[i];
+        free(area->code);
+        free(area->name);
+        if (area->geometry) OGR_G_DestroyGeometry(area->geometry);
+        if (area->geos) GEOSGeom_destroy_r(hm_ctx_geos(ctx), area->geos);
+        free(area->period_count);
+        free(area->period_harm);
+        free(area->period_suppressed);
+        free(area->category_harm);
+    }
+    free(set->areas);
+}
+
+static void print_summary(const agg_run *run)
+{
+    const hm_agg_result *result = &run->result;
+    char harm[64];
+    hm_agg_format_number(result->wards.harm_total, 1, harm, sizeof harm);
+    printf("records: %lld used, %lld outside every ward%s", result->records_used, result->records_outside,
+           result->public_mode ? "" : "\n");
+    if (result->public_mode) printf(" (intelligence not graded P left out)\n");
+    const hm_agg_set *sets[2] = {&result->wards, result->has_beats ? &result->beats : NULL};
+    for (int s = 0; s < 2; s++) {
+        const hm_agg_set *set = sets[s];
+        if (!set) continue;
+        size_t hot = 0, cold = 0;
+        for (size_t i = 0; i < set->count; i++) {
+            hot += strcmp(set->areas[i].gi_class, "hot") == 0;
+            cold += strcmp(set->areas[i].gi_class, "cold") == 0;
+        }
+        hm_agg_format_number(set->harm_total, 1, harm, sizeof harm);
+        printf("%s: %zu %ss, harm %s %s", set->layer_name, set->count, set->kind, harm, result->unit);
+        if (set->hotspots_computed) printf("; Gi* hot spots %zu, cold spots %zu (q < 0.05)", hot, cold);
+        if (result->public_mode) printf("; %zu suppressed (< %ld records)", set->suppressed_count, result->min_count);
+        printf("\n");
+    }
+    if (result->public_mode)
+        printf("wrote %s/public.gpkg, ward_harm.csv%s and report.html\n", run->output_dir,
+               result->has_beats ? ", beat_harm.csv" : "");
+    else
+        printf("wrote layers %s and aggregate_runs to %s; ward_harm.csv%s and report.html to %s/\n",
+               result->has_beats ? "ward_harm, beat_harm" : "ward_harm", result->input_path,
+               result->has_beats ? ", beat_harm.csv" : "", run->output_dir);
+}
+
+int hm_aggregate(hm_ctx *ctx, const hm_aggregate_options *options, GDALProgressFunc progress)
+{
+    if (!options) return HM_OK; /* --help was printed */
+    agg_run run;
+    memset(&run, 0, sizeof run);
+    run.ctx = ctx;
+    run.options = options;
+    hm_agg_result *result = &run.result;
+    snprintf(result->input_path, sizeof result->input_path, "%s", options->input_path);
+    format_now(result->started, sizeof result->started);
+    result->periods = run.options->period_count ? (hm_agg_period *)options->periods : NULL;
+    result->period_count = options->period_count;
+    result->public_mode = options->public_mode;
+    result->min_count = options->min_count;
+    result->hotspot_variable = options->hotspot_variable;
+    result->hotspot_label = strcmp(options->hotspot_variable, "rate") == 0   ? "harm per 1,000 residents"
+                            : strcmp(options->hotspot_variable, "harm") == 0 ? "harm (not adjusted for area size)"
+                                                                              : "harm per km²";
+    result->neighbour_tolerance_m = options->neighbour_tolerance_m;
+
+    int status = open_input(&run);
+    if (status == HM_OK) status = load_boundaries(&run);
+    if (status == HM_OK && progress) progress(0.2, "boundaries read", NULL);
+    if (status == HM_OK && options->population_path) status = load_population(&run);
+    if (status == HM_OK) status = prepare_harm(&run);
+    if (status == HM_OK) status = read_records(&run);
+    if (status == HM_OK && progress) progress(0.5, "records read", NULL);
+    if (run.db) sqlite3_close(run.db);
+    run.db = NULL;
+    if (status == HM_OK) status = compute(&run);
+    if (status == HM_OK && progress) progress(0.7, "statistics computed", NULL);
+    if (status == HM_OK) status = write_outputs(&run);
+    if (status == HM_OK && progress) progress(1.0, "written", NULL);
+    if (status == HM_OK && hm_ctx_verbosity(ctx) >= HM_NORMAL) print_summary(&run);
+
+    free_set(ctx, &result->wards);
+    free_set(ctx, &result->beats);
+    for (size_t c = 0; c < result->category_count; c++) free(result->categories[c]);
+    free(result->categories);
+    string_index_free(&run.ward_index);
+    string_index_free(&run.beat_index);
+    string_index_free(&run.category_index);
+    if (run.srs) OSRDestroySpatialReference(run.srs);
+    hm_harm_model_destroy(run.model);
+    free(run.records);
+    return status;
+}
