@@ -1399,13 +1399,15 @@ static int query_int(hm_gpkg *gpkg, char *sql, long long *value, const char *wha
     return status;
 }
 
+#define RTREE_ROWID_BATCH 128
+
 static int bulk_load_rtree(hm_gpkg *gpkg, hm_gpkg_layer *layer, const char *rtree)
 {
     size_t n = layer->item_count;
     int status = HM_OK;
     rtree_writer w = {.gpkg = gpkg, .layer = layer};
     rtree_item *scratch = NULL, *level = NULL;
-    sqlite3_stmt *stmt = NULL;
+    sqlite3_stmt *stmt = NULL, *stmt_one = NULL;
     long long node_size = 0;
     status = query_int(gpkg, sqlite3_mprintf("SELECT length(data) FROM \"%w_node\" WHERE nodeno = 1", rtree),
                        &node_size, "reading the R-tree node size");
@@ -1450,17 +1452,27 @@ static int bulk_load_rtree(hm_gpkg *gpkg, hm_gpkg_layer *layer, const char *rtre
     float root_box[4];
     if ((status = write_node(&w, 1, depth, 1, items, count, root_box)) != HM_OK) goto done;
 
-    /* <rtree>_rowid in fid order and <rtree>_parent in node order: both appends to their B-trees. */
-    if ((status = prepare_owned(gpkg, sqlite3_mprintf("INSERT INTO \"%w_rowid\" (rowid, nodeno) VALUES (?, ?)", rtree),
-                                &stmt, "writing R-tree rowids")) != HM_OK)
-        goto done;
-    for (size_t i = 0; i < n && status == HM_OK; i++) {
-        sqlite3_bind_int64(stmt, 1, item_fid(layer, (uint32_t)i));
-        sqlite3_bind_int64(stmt, 2, w.leaf_of[i]);
-        status = step_done(gpkg, stmt, "writing R-tree rowids");
+    /* <rtree>_rowid in fid order and <rtree>_parent in node order: both appends to their B-trees. The rowids go
+     * RTREE_ROWID_BATCH to a statement, which halves their cost. */
+    for (size_t i = 0; i < n && status == HM_OK;) {
+        size_t rows = n - i >= RTREE_ROWID_BATCH ? RTREE_ROWID_BATCH : 1;
+        sqlite3_stmt **target = rows > 1 ? &stmt : &stmt_one;
+        if (!*target) {
+            sqlite3_str *sql = sqlite3_str_new(gpkg->db);
+            sqlite3_str_appendf(sql, "INSERT INTO \"%w_rowid\" (rowid, nodeno) VALUES ", rtree);
+            for (size_t r = 0; r < rows; r++) sqlite3_str_appendf(sql, r ? ",(?,?)" : "(?,?)");
+            if ((status = prepare_owned(gpkg, sqlite3_str_finish(sql), target, "writing R-tree rowids")) != HM_OK)
+                break;
+        }
+        for (size_t r = 0; r < rows; r++, i++) {
+            sqlite3_bind_int64(*target, (int)(2 * r + 1), item_fid(layer, (uint32_t)i));
+            sqlite3_bind_int64(*target, (int)(2 * r + 2), w.leaf_of[i]);
+        }
+        status = step_done(gpkg, *target, "writing R-tree rowids");
     }
     sqlite3_finalize(stmt);
-    stmt = NULL;
+    sqlite3_finalize(stmt_one);
+    stmt = stmt_one = NULL;
     if (status != HM_OK) goto done;
     if ((status = prepare_owned(gpkg,
                                 sqlite3_mprintf("INSERT INTO \"%w_parent\" (nodeno, parentnode) VALUES (?, ?)", rtree),
@@ -1473,6 +1485,7 @@ static int bulk_load_rtree(hm_gpkg *gpkg, hm_gpkg_layer *layer, const char *rtre
     }
 done:
     sqlite3_finalize(stmt);
+    sqlite3_finalize(stmt_one);
     sqlite3_finalize(w.write_node);
     free(w.node);
     free(w.leaf_of);

@@ -87,8 +87,10 @@ int hm_gpkg_add_layer(hm_gpkg *gpkg, const char *name, const char *description, 
                       const hm_gpkg_field *fields, size_t field_count, hm_gpkg_layer **out);
 
 /* values has one entry per field of the layer, in order (may be NULL for a layer without fields). A rejected row
- * (HM_EINVAL: bad value, non-finite coordinate, wrong geometry type) is not inserted and the GeoPackage stays
- * usable; after an SQLite or memory error every later call fails and only hm_gpkg_abort is left to do. */
+ * (HM_EINVAL: bad value, non-finite coordinate, wrong geometry type) is not inserted, takes no fid, and the
+ * GeoPackage stays usable. Accepted rows are copied and inserted 64 at a time (one multi-row INSERT), so an SQLite
+ * error such as a full disk may be reported by a later insert call or by hm_gpkg_commit; after it every call fails
+ * and only hm_gpkg_abort is left to do. */
 int hm_gpkg_insert_point(hm_gpkg_layer *layer, double x, double y, const hm_value *values);
 /* Point layers take GEOS points, multipolygon layers Polygons (stored as one-part MultiPolygons) and MultiPolygons;
  * Z and M are dropped. A NULL geometry stores NULL; an empty one is stored as GDAL stores it (and not indexed).
@@ -99,9 +101,9 @@ int hm_gpkg_insert_geometry(hm_gpkg_layer *layer, const GEOSGeometry *geometry, 
 int hm_gpkg_insert_row(hm_gpkg_layer *layer, const hm_value *values);
 long long hm_gpkg_layer_count(const hm_gpkg_layer *layer);
 
-/* The open database, for SQL the caller needs (extra tables such as `runs`). Do not close it. It is inside the
- * writer's one transaction: do not BEGIN, COMMIT or ROLLBACK, and do not insert into the layers' tables directly
- * (the R-tree is built from what the hm_gpkg_insert_* calls saw). */
+/* The open database, for SQL the caller needs (extra tables such as `runs`). Do not close it. Rows accepted so far
+ * are inserted before it returns. It is inside the writer's one transaction: do not BEGIN, COMMIT or ROLLBACK, and
+ * do not insert into the layers' tables directly (the R-tree is built from what the hm_gpkg_insert_* calls saw). */
 sqlite3 *hm_gpkg_database(hm_gpkg *gpkg);
 
 /* Finishes every layer (extents, R-trees), closes, fsyncs and renames over the target. Frees gpkg. On failure the
