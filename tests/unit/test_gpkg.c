@@ -420,6 +420,50 @@ static void test_rtree_bulk(void **state)
     check_rtree_queries(path);
 }
 
+/* SQLite's own R*Tree code takes over the packed tree: thousands of inserts (node splits) and deletions (underfull
+ * nodes condensed and reinserted), after which the tree is still sound and still answers like a brute-force scan. */
+static void test_rtree_modified_by_sqlite(void **state)
+{
+    fixture *f = *state;
+    char path[1024];
+    path_in(f, "modified.gpkg", path, sizeof path);
+    hm_gpkg_options options = {.srs_epsg = 27700};
+    write_sample(f->ctx, path, &options);
+    sqlite3 *db = open_db(path);
+    assert_int_equal(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_stmt *stmt = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO rtree_incidents_geom VALUES (?, ?, ?, ?, ?)", -1, &stmt, NULL),
+                     SQLITE_OK);
+    uint64_t seed = 5;
+    for (int i = 0; i < 5000; i++) {
+        double x = 450000.0 + (double)(lcg_next(&seed) % 120000) * 0.5;
+        double y = 150000.0 + (double)(lcg_next(&seed) % 80000) * 0.5;
+        sqlite3_bind_int64(stmt, 1, 1000000 + i);
+        sqlite3_bind_double(stmt, 2, x);
+        sqlite3_bind_double(stmt, 3, x + 10);
+        sqlite3_bind_double(stmt, 4, y);
+        sqlite3_bind_double(stmt, 5, y + 10);
+        assert_int_equal(sqlite3_step(stmt), SQLITE_DONE);
+        sqlite3_reset(stmt);
+    }
+    sqlite3_finalize(stmt);
+    /* Delete two thirds of a band of leaves and a scattering elsewhere. */
+    assert_int_equal(sqlite3_exec(db, "DELETE FROM rtree_incidents_geom WHERE id < 1000000 AND (id % 3 != 0 OR "
+                                      "(minx < 470000 AND id % 5 != 0))",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    assert_rtreecheck_ok(db, "rtree_incidents_geom");
+    /* Every remaining entry is found at its own box; the count matches a scan of the rowid map. */
+    assert_int_equal(query_int(db, "SELECT count(*) FROM rtree_incidents_geom_rowid"),
+                     query_int(db, "SELECT count(*) FROM rtree_incidents_geom WHERE minx > -1e30"));
+    assert_int_equal(query_int(db, "SELECT count(*) FROM rtree_incidents_geom AS r WHERE (SELECT count(*) FROM "
+                                   "rtree_incidents_geom AS q WHERE q.minx <= r.minx AND q.maxx >= r.maxx AND "
+                                   "q.miny <= r.miny AND q.maxy >= r.maxy AND q.id = r.id) != 1"),
+                     0);
+    sqlite3_close(db);
+}
+
 static void test_rtree_insert_method(void **state)
 {
     fixture *f = *state;
@@ -936,6 +980,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_read_back_with_ogr, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rtree_bulk, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rtree_modified_by_sqlite, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rtree_insert_method, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rtree_rounding_and_sizes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_edits_keep_rtree, setup, teardown),
