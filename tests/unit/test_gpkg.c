@@ -615,16 +615,6 @@ static void test_spatialite_reads(void **state)
     spatialite_cleanup_ex(cache);
 }
 
-static void test_validator(void **state)
-{
-    fixture *f = *state;
-    char path[1024];
-    path_in(f, "valid.gpkg", path, sizeof path);
-    hm_gpkg_options options = {.srs_epsg = 27700};
-    write_sample(f->ctx, path, &options);
-    assert_validator_passes(path);
-}
-
 /* Empty geometries are written byte for byte as GDAL 3.6 writes them (empty flag, no envelope; POINT EMPTY as NaN
  * coordinates), read back as empty by OGR, and kept out of the R-tree. GDAL 3.6's validate_gpkg.py reads the empty
  * flag from bit 3 instead of bit 4 and so rejects these files, GDAL's own as well: it is not run here. */
@@ -985,7 +975,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rtree_rounding_and_sizes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_edits_keep_rtree, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spatialite_reads, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_validator, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_geometries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_abort_and_commit_replace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_temporaries_removed, setup, teardown),
