@@ -9,6 +9,7 @@
 #include "pip.h"
 #include "postcodes.h"
 #include "records.h"
+#include "row_writer.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -283,6 +284,7 @@ typedef struct geocode_run {
     char transformation[512];
     hm_gpkg *gpkg;
     hm_gpkg_layer *incidents, *intelligence, *rejects, *runs;
+    hm_row_writer *writer; /* all inserts while records stream go through the background writer */
     hm_idset *ids[2]; /* record ids seen, per kind */
     char started[32];
 } geocode_run;
@@ -412,7 +414,7 @@ static int write_reject(geocode_run *run, const char *path, const hm_csv_record 
         text_value(kind == HM_INPUT_INTELLIGENCE ? "intelligence" : "incidents"),
         text_value(hm_reject_reason_code(problem->reason)), optional_text(problem->field),
         text_value(problem->detail), text_value(row->raw)};
-    return hm_gpkg_insert_row(run->rejects, values);
+    return hm_row_writer_queue(run->writer, run->rejects, reject_fields, REJECT_FIELD_COUNT, 0, 0, 0, values);
 }
 
 /* Returns 1 when the record repeats an id seen earlier in this run (of the same kind), 0 when new, <0 on
@@ -543,7 +545,8 @@ static int process_input(geocode_run *run, const char *path, hm_input_kind kind,
                 optional_text(record.outcome), optional_text(ward_code), optional_text(ward_name),
                 optional_text(beat_code), optional_text(beat_name), text_value(placement),
                 real_value(snap_distance), integer_value(repeated)};
-            status = hm_gpkg_insert_point(run->incidents, record.x, record.y, values);
+            status = hm_row_writer_queue(run->writer, run->incidents, incident_fields, INCIDENT_FIELD_COUNT, 1,
+                                         record.x, record.y, values);
         } else {
             hm_value values[INTEL_FIELD_COUNT] = {
                 optional_text(record.id), text_value(path), integer_value((long long)row.line), date,
@@ -554,7 +557,8 @@ static int process_input(geocode_run *run, const char *path, hm_input_kind kind,
                 real_value(record.precision_m), optional_text(ward_code), optional_text(ward_name),
                 optional_text(beat_code), optional_text(beat_name), text_value(placement),
                 real_value(snap_distance)};
-            status = hm_gpkg_insert_point(run->intelligence, record.x, record.y, values);
+            status = hm_row_writer_queue(run->writer, run->intelligence, intel_fields, INTEL_FIELD_COUNT, 1,
+                                         record.x, record.y, values);
         }
     }
     if (status == HM_OK && got < 0) status = got;
@@ -590,7 +594,7 @@ static int write_run_row(geocode_run *run, const char *path, hm_input_kind kind,
         integer_value(counts->counts.placed), integer_value(counts->counts.outside),
         integer_value(counts->counts.rejected), integer_value(counts->no_beat), integer_value(counts->snapped),
         integer_value(counts->repeated_ids), text_value(run->transformation)};
-    return hm_gpkg_insert_row(run->runs, values);
+    return hm_row_writer_queue(run->writer, run->runs, run_fields, RUN_FIELD_COUNT, 0, 0, 0, values);
 }
 
 static void print_counts(const char *path, hm_input_format format, const input_counts *counts)
@@ -676,6 +680,7 @@ int hm_geocode(hm_ctx *ctx, const hm_geocode_options *options, GDALProgressFunc 
     if (status == HM_OK && (!run.ids[0] || !run.ids[1]))
         status = hm_error(ctx, HM_ENOMEM, "out of memory");
     if (status == HM_OK) status = create_output(&run);
+    if (status == HM_OK) status = hm_row_writer_start(ctx, 0, &run.writer);
 
     int verbose = hm_ctx_verbosity(ctx) >= HM_NORMAL;
     if (status == HM_OK && verbose)
@@ -704,6 +709,8 @@ int hm_geocode(hm_ctx *ctx, const hm_geocode_options *options, GDALProgressFunc 
             total.counts.rejected += c->rejected;
         }
     }
+    int writer_status = hm_row_writer_finish(run.writer);
+    if (status == HM_OK) status = writer_status;
     if (status == HM_OK) {
         status = hm_gpkg_commit(run.gpkg);
         run.gpkg = NULL;
