@@ -2,35 +2,37 @@
  * gpkg.c - see gpkg.h. A GeoPackage writer that talks to SQLite directly.
  *
  * How a file is made:
- *  1. hm_gpkg_create creates "<target>.tmp-<pid>-<random>" beside the target with open(O_CREAT | O_EXCL), so the
- *     mode is 0666 (or 0600 for owner_only) minus the umask, then opens it with SQLite in a build mode: an
- *     in-memory rollback journal and no fsync, since nobody else sees the file until it is renamed into place.
- *     The GeoPackage core tables are created with the same DDL and fixed rows as GDAL 3.6 writes, inside one
- *     transaction that lasts until commit.
- *  2. hm_gpkg_add_layer creates the user table (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom, fields), registers it
- *     in gpkg_contents, gpkg_geometry_columns, gpkg_ogr_contents (GDAL's feature count cache) and
- *     gpkg_data_columns (field descriptions, the gpkg_schema extension), and prepares its INSERT statement.
- *  3. Each insert binds the values (text is bound SQLITE_STATIC: it only has to live until sqlite3_step) and a
- *     geometry blob built in a stack or per-layer buffer: the GeoPackage binary header (magic "GP", version 0,
- *     flags, srs_id; no envelope for points, an XY envelope for polygons, as GDAL writes them) then ISO WKB.
- *     The geometry's bounding box, rounded outward to float32 exactly as SQLite's rtree module rounds
- *     (rtreeValueDown/rtreeValueUp in ext/rtree/rtree.c), is appended to an array: no per-row allocation.
- *  4. hm_gpkg_commit builds each layer's R-tree (gpkg_rtree_index extension) from that array. SQLite's own
- *     R*Tree insertion costs about 7 microseconds a row (GDAL 3.6 spends 73% of a point layer's write time
- *     there), so by default the tree is packed with Sort-Tile-Recursive (Leutenegger, Lopez and Edgington, "STR:
- *     a simple and efficient algorithm for R-tree packing", 1997) and written straight into the rtree module's
- *     shadow tables in its documented format: node n is a blob of the root node's size in <rtree>_node, starting
- *     with a 2-byte big-endian tree depth (root only; 0 elsewhere), a 2-byte cell count, then cells of an 8-byte
- *     rowid/child node number and 4 float32 coordinates (minx, maxx, miny, maxy), all big-endian;
- *     <rtree>_rowid maps each rowid to its leaf and <rtree>_parent each non-root node to its parent. The root is
- *     node 1. SQLite's rtreecheck() verifies exactly these invariants and the tests run it. Then the GeoPackage
- *     R-tree triggers are created (they call ST_IsEmpty/ST_MinX..., which GDAL and SpatiaLite register when they
- *     open a GeoPackage, so they cannot exist while we insert), the transaction commits, and the file is closed,
- *     fsynced, renamed over the target, and the directory fsynced.
+ * 1. hm_gpkg_create creates "<target>.tmp-<pid>-<random>" beside the target with open(O_CREAT | O_EXCL), so
+ *    the mode is 0666 (or 0600 for owner_only) minus the umask, then opens it with SQLite in a build mode: an
+ *    in-memory rollback journal and no fsync, since nobody else sees the file until it is renamed into
+ *    place. The GeoPackage core tables are created with the same DDL and fixed rows as GDAL 3.6 writes,
+ *    inside one transaction that lasts until commit.
+ * 2. hm_gpkg_add_layer creates the user table (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom, fields),
+ *    registers it in gpkg_contents, gpkg_geometry_columns, gpkg_ogr_contents (GDAL's feature count cache)
+ *    and gpkg_data_columns (field descriptions, the gpkg_schema extension), and prepares its INSERTs.
+ * 3. Each insert checks the values and copies them, with the geometry blob, into the layer's arena: the
+ *    GeoPackage binary header (magic "GP", version 0, flags, srs_id; no envelope for points, an XY envelope
+ *    for polygons, as GDAL writes them) then ISO WKB. Every 64 rows go in with one multi-row INSERT, values
+ *    bound SQLITE_STATIC from the arena, which is reused: no per-row allocation. Each geometry's bounding
+ *    box, rounded outward to float32 exactly as SQLite's rtree module rounds (rtreeValueDown/rtreeValueUp in
+ *    ext/rtree/rtree.c), is appended to an array.
+ * 4. hm_gpkg_commit builds each layer's R-tree (gpkg_rtree_index extension) from that array. SQLite's own
+ *    R*Tree insertion costs about 7 microseconds a row (GDAL 3.6 spends 73% of a point layer's write time
+ *    there), so by default the tree is packed with Sort-Tile-Recursive (Leutenegger, Lopez and Edgington,
+ *    "STR: a simple and efficient algorithm for R-tree packing", 1997) and written straight into the rtree
+ *    module's shadow tables in its documented format: node n is a blob of the root node's size in
+ *    <rtree>_node, starting with a 2-byte big-endian tree depth (root only; 0 elsewhere), a 2-byte cell
+ *    count, then cells of an 8-byte rowid or child node number and 4 float32 coordinates (minx, maxx, miny,
+ *    maxy), all big-endian; <rtree>_rowid maps each rowid to its leaf and <rtree>_parent each non-root node
+ *    to its parent. The root is node 1. SQLite's rtreecheck() verifies exactly these invariants and the
+ *    tests run it. Then the GeoPackage R-tree triggers are created (they call ST_IsEmpty, ST_MinX..., which
+ *    GDAL and SpatiaLite register when they open a GeoPackage, so they cannot exist while we insert), the
+ *    transaction commits, and the file is closed, fsynced, renamed over the target, and the directory
+ *    fsynced.
  *
- * Names are always quoted ("%w" in sqlite3_mprintf), so layer and field names may hold quotes and spaces; every
- * value is bound. One hm_gpkg must be used by one thread at a time (the connection is opened SQLITE_OPEN_NOMUTEX).
- */
+ * Names are always quoted ("%w" in sqlite3_mprintf), so layer and field names may hold quotes and spaces;
+ * every value is bound. One hm_gpkg must be used by one thread at a time (the connection is opened
+ * SQLITE_OPEN_NOMUTEX). */
 #include "gpkg.h"
 
 #include <ogr_srs_api.h>
@@ -52,13 +54,14 @@
 
 #define GPKG_APPLICATION_ID 0x47504B47 /* "GPKG" */
 #define GPKG_USER_VERSION 10300        /* GeoPackage 1.3.0 */
-/* Measured with tests/bench/bench_gpkg (a million points, 12 fields): 8192 and 65536 byte pages save under 10% of
- * the insert CPU time, within the noise of a shared machine; 4096 is GDAL's and SQLite's default. */
+/* Measured with tests/bench/bench_gpkg (a million points, 12 fields): 8192 and 65536 byte pages save under
+ * 10% of the insert CPU time, within the noise of a shared machine; 4096 is GDAL's and SQLite's default. */
 #define GPKG_PAGE_SIZE 4096
 #define DATETIME_SIZE 32 /* "YYYY-MM-DDTHH:MM:SS.SSSZ" and a NUL */
 
-/* One layer's R-tree input: a float32 box rounded outward, and the insert position (its fid is fids[index], or
- * index + 1 while fids is NULL because every row so far had a box). During packing `index` is a child node number. */
+/* One layer's R-tree input: a float32 box rounded outward, and the insert position (its fid is fids[index],
+ * or index + 1 while fids is NULL because every row so far had a box). During packing `index` is a child node
+ * number. */
 typedef struct rtree_item {
     float box[4]; /* minx, maxx, miny, maxy: the order of the rtree columns and of SQLite's cells */
     uint32_t index;
@@ -82,7 +85,8 @@ typedef struct pending_box {
     double min_x, min_y, max_x, max_y;
 } pending_box;
 
-#define BATCH_ROWS 64 /* rows per multi-row INSERT; measured: 16 to 64 all save about 40% of the insert CPU time */
+#define BATCH_ROWS                                                                                           \
+    64 /* rows per multi-row INSERT; measured: 16 to 64 all save about 40% of the insert CPU time */
 
 struct hm_gpkg_layer {
     hm_gpkg *gpkg;
@@ -90,11 +94,11 @@ struct hm_gpkg_layer {
     hm_geometry_type geometry_type;
     hm_gpkg_field *fields; /* names and descriptions copied */
     size_t field_count;
-    int columns;         /* bound columns per row: the geometry (for spatial layers) and the fields */
-    int batch_rows;      /* rows per insert_batch statement */
+    int columns;    /* bound columns per row: the geometry (for spatial layers) and the fields */
+    int batch_rows; /* rows per insert_batch statement */
     sqlite3_stmt *insert_batch, *insert_one;
-    /* Rows accepted but not yet inserted: batch_rows * columns values, their boxes, and the arena of their text
-     * and geometry bytes. All are reused from batch to batch. */
+    /* Rows accepted but not yet inserted: batch_rows * columns values, their boxes, and the arena of their
+     * text and geometry bytes. All are reused from batch to batch. */
     pending_value *pending;
     pending_box *pending_boxes;
     int pending_count;
@@ -127,14 +131,14 @@ struct hm_gpkg {
     size_t layer_count, layer_capacity;
 };
 
-/* ---------------------------------------------------------------------------------------------------------- */
-/* SQL helpers                                                                                                */
+/* ---- SQL helpers --------------------------------------------------------------------------------------- */
 
 static int sql_error(hm_gpkg *gpkg, const char *what)
 {
     gpkg->broken = 1;
-    return hm_error(gpkg->ctx, HM_ESQL, "%s: %s: %s; check free disk space and that the directory is writable",
-                    gpkg->target_path, what, sqlite3_errmsg(gpkg->db));
+    return hm_error(gpkg->ctx, HM_ESQL,
+                    "%s: %s: %s; check free disk space and that the directory is writable", gpkg->target_path,
+                    what, sqlite3_errmsg(gpkg->db));
 }
 
 /* Executes SQL built with sqlite3_mprintf (NULL means out of memory) and frees it. */
@@ -168,8 +172,8 @@ static int step_done(hm_gpkg *gpkg, sqlite3_stmt *stmt, const char *what)
     return rc == SQLITE_DONE ? HM_OK : sql_error(gpkg, what);
 }
 
-/* ---------------------------------------------------------------------------------------------------------- */
-/* The GeoPackage core tables, as GDAL 3.6 creates them (ogr/ogrsf_frmts/gpkg/ogrgeopackagedatasource.cpp).      */
+/* ---- The GeoPackage core tables ------------------------------------------------------------------------ */
+/* As GDAL 3.6 creates them (ogr/ogrsf_frmts/gpkg/ogrgeopackagedatasource.cpp). */
 
 static const char *const core_schema_sql[] = {
     "CREATE TABLE gpkg_spatial_ref_sys (srs_name TEXT NOT NULL,srs_id INTEGER NOT NULL PRIMARY KEY,"
@@ -179,66 +183,94 @@ static const char *const core_schema_sql[] = {
     "'undefined Cartesian coordinate reference system');",
     "INSERT INTO gpkg_spatial_ref_sys VALUES('Undefined geographic SRS',0,'NONE',0,'undefined',"
     "'undefined geographic coordinate reference system');",
-    "INSERT INTO gpkg_spatial_ref_sys VALUES('WGS 84 geodetic',4326,'EPSG',4326,'GEOGCS[\"WGS 84\",DATUM[\"WGS_1984\","
+    "INSERT INTO gpkg_spatial_ref_sys VALUES('WGS 84 geodetic',4326,'EPSG',4326,'GEOGCS[\"WGS "
+    "84\",DATUM[\"WGS_1984\","
     "SPHEROID[\"WGS 84\",6378137,298.257223563,AUTHORITY[\"EPSG\",\"7030\"]],AUTHORITY[\"EPSG\",\"6326\"]],"
     "PRIMEM[\"Greenwich\",0,AUTHORITY[\"EPSG\",\"8901\"]],UNIT[\"degree\",0.0174532925199433,"
-    "AUTHORITY[\"EPSG\",\"9122\"]],AXIS[\"Latitude\",NORTH],AXIS[\"Longitude\",EAST],AUTHORITY[\"EPSG\",\"4326\"]]',"
+    "AUTHORITY[\"EPSG\",\"9122\"]],AXIS[\"Latitude\",NORTH],AXIS[\"Longitude\",EAST],AUTHORITY[\"EPSG\","
+    "\"4326\"]]',"
     "'longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid');",
-    "CREATE TABLE gpkg_contents (table_name TEXT NOT NULL PRIMARY KEY,data_type TEXT NOT NULL,identifier TEXT "
+    "CREATE TABLE gpkg_contents (table_name TEXT NOT NULL PRIMARY KEY,data_type TEXT NOT NULL,identifier "
+    "TEXT "
     "UNIQUE,description TEXT DEFAULT '',last_change DATETIME NOT NULL DEFAULT "
-    "(strftime('%Y-%m-%dT%H:%M:%fZ','now')),min_x DOUBLE, min_y DOUBLE,max_x DOUBLE, max_y DOUBLE,srs_id INTEGER,"
+    "(strftime('%Y-%m-%dT%H:%M:%fZ','now')),min_x DOUBLE, min_y DOUBLE,max_x DOUBLE, max_y DOUBLE,srs_id "
+    "INTEGER,"
     "CONSTRAINT fk_gc_r_srs_id FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys(srs_id));",
-    "CREATE TABLE gpkg_ogr_contents(table_name TEXT NOT NULL PRIMARY KEY,feature_count INTEGER DEFAULT NULL);",
-    "CREATE TABLE gpkg_geometry_columns (table_name TEXT NOT NULL,column_name TEXT NOT NULL,geometry_type_name "
-    "TEXT NOT NULL,srs_id INTEGER NOT NULL,z TINYINT NOT NULL,m TINYINT NOT NULL,CONSTRAINT pk_geom_cols PRIMARY "
-    "KEY (table_name, column_name),CONSTRAINT uk_gc_table_name UNIQUE (table_name),CONSTRAINT fk_gc_tn FOREIGN "
-    "KEY (table_name) REFERENCES gpkg_contents(table_name),CONSTRAINT fk_gc_srs FOREIGN KEY (srs_id) REFERENCES "
+    "CREATE TABLE gpkg_ogr_contents(table_name TEXT NOT NULL PRIMARY KEY,feature_count INTEGER DEFAULT "
+    "NULL);",
+    "CREATE TABLE gpkg_geometry_columns (table_name TEXT NOT NULL,column_name TEXT NOT "
+    "NULL,geometry_type_name "
+    "TEXT NOT NULL,srs_id INTEGER NOT NULL,z TINYINT NOT NULL,m TINYINT NOT NULL,CONSTRAINT pk_geom_cols "
+    "PRIMARY "
+    "KEY (table_name, column_name),CONSTRAINT uk_gc_table_name UNIQUE (table_name),CONSTRAINT fk_gc_tn "
+    "FOREIGN "
+    "KEY (table_name) REFERENCES gpkg_contents(table_name),CONSTRAINT fk_gc_srs FOREIGN KEY (srs_id) "
+    "REFERENCES "
     "gpkg_spatial_ref_sys (srs_id));",
-    "CREATE TABLE gpkg_tile_matrix_set (table_name TEXT NOT NULL PRIMARY KEY,srs_id INTEGER NOT NULL,min_x DOUBLE "
-    "NOT NULL,min_y DOUBLE NOT NULL,max_x DOUBLE NOT NULL,max_y DOUBLE NOT NULL,CONSTRAINT fk_gtms_table_name "
-    "FOREIGN KEY (table_name) REFERENCES gpkg_contents(table_name),CONSTRAINT fk_gtms_srs FOREIGN KEY (srs_id) "
+    "CREATE TABLE gpkg_tile_matrix_set (table_name TEXT NOT NULL PRIMARY KEY,srs_id INTEGER NOT NULL,min_x "
+    "DOUBLE "
+    "NOT NULL,min_y DOUBLE NOT NULL,max_x DOUBLE NOT NULL,max_y DOUBLE NOT NULL,CONSTRAINT "
+    "fk_gtms_table_name "
+    "FOREIGN KEY (table_name) REFERENCES gpkg_contents(table_name),CONSTRAINT fk_gtms_srs FOREIGN KEY "
+    "(srs_id) "
     "REFERENCES gpkg_spatial_ref_sys (srs_id));",
-    "CREATE TABLE gpkg_tile_matrix (table_name TEXT NOT NULL,zoom_level INTEGER NOT NULL,matrix_width INTEGER NOT "
-    "NULL,matrix_height INTEGER NOT NULL,tile_width INTEGER NOT NULL,tile_height INTEGER NOT NULL,pixel_x_size "
+    "CREATE TABLE gpkg_tile_matrix (table_name TEXT NOT NULL,zoom_level INTEGER NOT NULL,matrix_width "
+    "INTEGER NOT "
+    "NULL,matrix_height INTEGER NOT NULL,tile_width INTEGER NOT NULL,tile_height INTEGER NOT "
+    "NULL,pixel_x_size "
     "DOUBLE NOT NULL,pixel_y_size DOUBLE NOT NULL,CONSTRAINT pk_ttm PRIMARY KEY (table_name, zoom_level),"
     "CONSTRAINT fk_tmm_table_name FOREIGN KEY (table_name) REFERENCES gpkg_contents(table_name));",
-    "CREATE TRIGGER 'gpkg_tile_matrix_zoom_level_insert' BEFORE INSERT ON 'gpkg_tile_matrix' FOR EACH ROW BEGIN "
-    "SELECT RAISE(ABORT, 'insert on table ''gpkg_tile_matrix'' violates constraint: zoom_level cannot be less "
+    "CREATE TRIGGER 'gpkg_tile_matrix_zoom_level_insert' BEFORE INSERT ON 'gpkg_tile_matrix' FOR EACH ROW "
+    "BEGIN "
+    "SELECT RAISE(ABORT, 'insert on table ''gpkg_tile_matrix'' violates constraint: zoom_level cannot be "
+    "less "
     "than 0') WHERE (NEW.zoom_level < 0); END;",
-    "CREATE TRIGGER 'gpkg_tile_matrix_zoom_level_update' BEFORE UPDATE of zoom_level ON 'gpkg_tile_matrix' FOR "
-    "EACH ROW BEGIN SELECT RAISE(ABORT, 'update on table ''gpkg_tile_matrix'' violates constraint: zoom_level "
+    "CREATE TRIGGER 'gpkg_tile_matrix_zoom_level_update' BEFORE UPDATE of zoom_level ON 'gpkg_tile_matrix' "
+    "FOR "
+    "EACH ROW BEGIN SELECT RAISE(ABORT, 'update on table ''gpkg_tile_matrix'' violates constraint: "
+    "zoom_level "
     "cannot be less than 0') WHERE (NEW.zoom_level < 0); END;",
     "CREATE TRIGGER 'gpkg_tile_matrix_matrix_width_insert' BEFORE INSERT ON 'gpkg_tile_matrix' FOR EACH ROW "
-    "BEGIN SELECT RAISE(ABORT, 'insert on table ''gpkg_tile_matrix'' violates constraint: matrix_width cannot be "
+    "BEGIN SELECT RAISE(ABORT, 'insert on table ''gpkg_tile_matrix'' violates constraint: matrix_width "
+    "cannot be "
     "less than 1') WHERE (NEW.matrix_width < 1); END;",
-    "CREATE TRIGGER 'gpkg_tile_matrix_matrix_width_update' BEFORE UPDATE OF matrix_width ON 'gpkg_tile_matrix' "
+    "CREATE TRIGGER 'gpkg_tile_matrix_matrix_width_update' BEFORE UPDATE OF matrix_width ON "
+    "'gpkg_tile_matrix' "
     "FOR EACH ROW BEGIN SELECT RAISE(ABORT, 'update on table ''gpkg_tile_matrix'' violates constraint: "
     "matrix_width cannot be less than 1') WHERE (NEW.matrix_width < 1); END;",
     "CREATE TRIGGER 'gpkg_tile_matrix_matrix_height_insert' BEFORE INSERT ON 'gpkg_tile_matrix' FOR EACH ROW "
-    "BEGIN SELECT RAISE(ABORT, 'insert on table ''gpkg_tile_matrix'' violates constraint: matrix_height cannot "
+    "BEGIN SELECT RAISE(ABORT, 'insert on table ''gpkg_tile_matrix'' violates constraint: matrix_height "
+    "cannot "
     "be less than 1') WHERE (NEW.matrix_height < 1); END;",
-    "CREATE TRIGGER 'gpkg_tile_matrix_matrix_height_update' BEFORE UPDATE OF matrix_height ON 'gpkg_tile_matrix' "
+    "CREATE TRIGGER 'gpkg_tile_matrix_matrix_height_update' BEFORE UPDATE OF matrix_height ON "
+    "'gpkg_tile_matrix' "
     "FOR EACH ROW BEGIN SELECT RAISE(ABORT, 'update on table ''gpkg_tile_matrix'' violates constraint: "
     "matrix_height cannot be less than 1') WHERE (NEW.matrix_height < 1); END;",
     "CREATE TRIGGER 'gpkg_tile_matrix_pixel_x_size_insert' BEFORE INSERT ON 'gpkg_tile_matrix' FOR EACH ROW "
-    "BEGIN SELECT RAISE(ABORT, 'insert on table ''gpkg_tile_matrix'' violates constraint: pixel_x_size must be "
+    "BEGIN SELECT RAISE(ABORT, 'insert on table ''gpkg_tile_matrix'' violates constraint: pixel_x_size must "
+    "be "
     "greater than 0') WHERE NOT (NEW.pixel_x_size > 0); END;",
-    "CREATE TRIGGER 'gpkg_tile_matrix_pixel_x_size_update' BEFORE UPDATE OF pixel_x_size ON 'gpkg_tile_matrix' "
+    "CREATE TRIGGER 'gpkg_tile_matrix_pixel_x_size_update' BEFORE UPDATE OF pixel_x_size ON "
+    "'gpkg_tile_matrix' "
     "FOR EACH ROW BEGIN SELECT RAISE(ABORT, 'update on table ''gpkg_tile_matrix'' violates constraint: "
     "pixel_x_size must be greater than 0') WHERE NOT (NEW.pixel_x_size > 0); END;",
     "CREATE TRIGGER 'gpkg_tile_matrix_pixel_y_size_insert' BEFORE INSERT ON 'gpkg_tile_matrix' FOR EACH ROW "
-    "BEGIN SELECT RAISE(ABORT, 'insert on table ''gpkg_tile_matrix'' violates constraint: pixel_y_size must be "
+    "BEGIN SELECT RAISE(ABORT, 'insert on table ''gpkg_tile_matrix'' violates constraint: pixel_y_size must "
+    "be "
     "greater than 0') WHERE NOT (NEW.pixel_y_size > 0); END;",
-    "CREATE TRIGGER 'gpkg_tile_matrix_pixel_y_size_update' BEFORE UPDATE OF pixel_y_size ON 'gpkg_tile_matrix' "
+    "CREATE TRIGGER 'gpkg_tile_matrix_pixel_y_size_update' BEFORE UPDATE OF pixel_y_size ON "
+    "'gpkg_tile_matrix' "
     "FOR EACH ROW BEGIN SELECT RAISE(ABORT, 'update on table ''gpkg_tile_matrix'' violates constraint: "
     "pixel_y_size must be greater than 0') WHERE NOT (NEW.pixel_y_size > 0); END;",
-    "CREATE TABLE gpkg_extensions (table_name TEXT,column_name TEXT,extension_name TEXT NOT NULL,definition TEXT "
+    "CREATE TABLE gpkg_extensions (table_name TEXT,column_name TEXT,extension_name TEXT NOT NULL,definition "
+    "TEXT "
     "NOT NULL,scope TEXT NOT NULL,CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name));",
 };
 
 /* The schema extension (gpkg_data_columns), created with the first field description. */
 static const char schema_extension_sql[] =
-    "CREATE TABLE gpkg_data_columns (table_name TEXT NOT NULL,column_name TEXT NOT NULL,name TEXT UNIQUE,title "
+    "CREATE TABLE gpkg_data_columns (table_name TEXT NOT NULL,column_name TEXT NOT NULL,name TEXT "
+    "UNIQUE,title "
     "TEXT,description TEXT,mime_type TEXT,constraint_name TEXT,CONSTRAINT pk_gdc PRIMARY KEY (table_name, "
     "column_name),CONSTRAINT gdc_tn UNIQUE (table_name, name));"
     "CREATE TABLE gpkg_data_column_constraints (constraint_name TEXT NOT NULL,constraint_type TEXT NOT NULL,"
@@ -249,7 +281,7 @@ static const char schema_extension_sql[] =
     "INSERT INTO gpkg_extensions VALUES('gpkg_data_column_constraints',NULL,'gpkg_schema',"
     "'http://www.geopackage.org/spec121/#extension_schema','read-write');";
 
-/* Adds the layer CRS to gpkg_spatial_ref_sys with the WKT1 GDAL writes for it (GDAL 3.6: FORMAT=WKT1_GDAL). */
+/* Adds the layer CRS to gpkg_spatial_ref_sys with the WKT1 that GDAL 3.6 writes (FORMAT=WKT1_GDAL). */
 static int insert_srs(hm_gpkg *gpkg, int epsg)
 {
     if (epsg == 4326) return HM_OK; /* one of the rows every GeoPackage has */
@@ -257,15 +289,18 @@ static int insert_srs(hm_gpkg *gpkg, int epsg)
     char *wkt = NULL;
     int status = HM_OK;
     if (!srs) return hm_error(gpkg->ctx, HM_ENOMEM, "%s: out of memory creating a CRS", gpkg->target_path);
-    const char *const wkt_options[] = {"FORMAT=WKT1_GDAL", "ALLOW_ELLIPSOIDAL_HEIGHT_AS_VERTICAL_CRS=YES", NULL};
+    const char *const wkt_options[] = {"FORMAT=WKT1_GDAL", "ALLOW_ELLIPSOIDAL_HEIGHT_AS_VERTICAL_CRS=YES",
+                                       NULL};
     CPLPushErrorHandler(CPLQuietErrorHandler); /* our message below says what to do */
-    int known = OSRImportFromEPSG(srs, epsg) == OGRERR_NONE && OSRExportToWktEx(srs, &wkt, wkt_options) == OGRERR_NONE;
+    int known = OSRImportFromEPSG(srs, epsg) == OGRERR_NONE &&
+                OSRExportToWktEx(srs, &wkt, wkt_options) == OGRERR_NONE;
     CPLPopErrorHandler();
     if (!known || !wkt) {
-        status = hm_error(gpkg->ctx, HM_EINVAL,
-                          "%s: srs_epsg %d: GDAL/PROJ does not know this CRS or cannot write it as WKT1; use an "
-                          "EPSG code such as 27700 (British National Grid)",
-                          gpkg->target_path, epsg);
+        status =
+            hm_error(gpkg->ctx, HM_EINVAL,
+                     "%s: srs_epsg %d: GDAL/PROJ does not know this CRS or cannot write it as WKT1; use an "
+                     "EPSG code such as 27700 (British National Grid)",
+                     gpkg->target_path, epsg);
         goto done;
     }
     const char *name = OSRGetName(srs);
@@ -288,9 +323,10 @@ done:
     return status;
 }
 
-/* gpkg_contents.last_change: OGR_CURRENT_DATE when set (as GDAL does, so that tests get byte-stable files), else
- * now; always in the GeoPackage form YYYY-MM-DDTHH:MM:SS.SSSZ that validate_gpkg.py requires. GDAL copies
- * OGR_CURRENT_DATE verbatim; we normalise it, so "2026-01-01T00:00:00Z" is written "2026-01-01T00:00:00.000Z". */
+/* gpkg_contents.last_change: OGR_CURRENT_DATE when set (as GDAL does, so that tests get byte-stable files),
+ * else now; always in the GeoPackage form YYYY-MM-DDTHH:MM:SS.SSSZ that validate_gpkg.py requires. GDAL
+ * copies OGR_CURRENT_DATE verbatim; we normalise it, so "2026-01-01T00:00:00Z" is written
+ * "2026-01-01T00:00:00.000Z". */
 static int compute_last_change(hm_gpkg *gpkg)
 {
     const char *pinned = getenv("OGR_CURRENT_DATE");
@@ -313,8 +349,7 @@ static int compute_last_change(hm_gpkg *gpkg)
     return status;
 }
 
-/* ---------------------------------------------------------------------------------------------------------- */
-/* Temporary file, commit and abort                                                                           */
+/* ---- Temporary file, commit and abort ------------------------------------------------------------------ */
 
 /* Directory part of path ("." when there is none); malloc'd. */
 static char *directory_of(const char *path)
@@ -353,22 +388,25 @@ static int create_temp_file(hm_gpkg *gpkg, mode_t mode)
                  (unsigned)random_u32(attempt));
         int fd = open(gpkg->temp_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
         if (fd >= 0) {
-            close(fd); /* SQLite opens it itself; closing our descriptor later would drop SQLite's POSIX locks */
+            /* SQLite opens the file itself; closing our descriptor later would drop SQLite's POSIX locks. */
+            close(fd);
             return HM_OK;
         }
         if (errno != EEXIST) {
             int error = errno;
             free(gpkg->temp_path);
             gpkg->temp_path = NULL;
-            return hm_error(gpkg->ctx, HM_EIO,
-                            "%s: cannot create a temporary file beside it: %s; check that the directory exists "
-                            "and is writable",
-                            gpkg->target_path, strerror(error));
+            return hm_error(
+                gpkg->ctx, HM_EIO,
+                "%s: cannot create a temporary file beside it: %s; check that the directory exists "
+                "and is writable",
+                gpkg->target_path, strerror(error));
         }
     }
     free(gpkg->temp_path);
     gpkg->temp_path = NULL;
-    return hm_error(gpkg->ctx, HM_EIO, "%s: cannot find a free temporary file name beside it", gpkg->target_path);
+    return hm_error(gpkg->ctx, HM_EIO, "%s: cannot find a free temporary file name beside it",
+                    gpkg->target_path);
 }
 
 static int fsync_path(const char *path, int flags)
@@ -382,9 +420,9 @@ static int fsync_path(const char *path, int flags)
     return rc;
 }
 
-/* Removes "<target>.tmp-<pid>-*" files left by processes that no longer exist (killed writers). A file of a live
- * process, ours included, is another writer still at work and is left alone. PIDs are per host and per PID
- * namespace: a directory shared by writers in different namespaces or hosts should not rely on this. */
+/* Removes "<target>.tmp-<pid>-*" files left by processes that no longer exist (killed writers). A file of a
+ * live process, ours included, is another writer still at work and is left alone. PIDs are per host and per
+ * PID namespace: a directory shared by writers in different namespaces or hosts should not rely on this. */
 static void remove_stale_temporaries(hm_gpkg *gpkg)
 {
     char *dir_path = directory_of(gpkg->target_path);
@@ -440,7 +478,8 @@ static hm_gpkg_layer *layer_free(hm_gpkg_layer *layer)
 
 static void gpkg_free(hm_gpkg *gpkg)
 {
-    for (size_t i = 0; i < gpkg->layer_count; i++) layer_free(gpkg->layers[i]);
+    for (size_t i = 0; i < gpkg->layer_count; i++)
+        layer_free(gpkg->layers[i]);
     free(gpkg->layers);
     if (gpkg->db) sqlite3_close_v2(gpkg->db);
     free(gpkg->target_path);
@@ -451,7 +490,8 @@ static void gpkg_free(hm_gpkg *gpkg)
 hm_gpkg *hm_gpkg_abort(hm_gpkg *gpkg)
 {
     if (!gpkg) return NULL;
-    for (size_t i = 0; i < gpkg->layer_count; i++) gpkg->layers[i] = layer_free(gpkg->layers[i]);
+    for (size_t i = 0; i < gpkg->layer_count; i++)
+        gpkg->layers[i] = layer_free(gpkg->layers[i]);
     gpkg->layer_count = 0;
     if (gpkg->db) {
         sqlite3_close_v2(gpkg->db);
@@ -474,8 +514,10 @@ int hm_gpkg_create_with_options(hm_ctx *ctx, const char *path, const hm_gpkg_opt
     *out = NULL;
     if (!path || !*path) return hm_error(ctx, HM_EINVAL, "GeoPackage output: no file name given");
     if (!options || options->srs_epsg <= 0)
-        return hm_error(ctx, HM_EINVAL, "%s: srs_epsg %d: give the EPSG code of the layers' CRS (27700 for British "
-                        "National Grid)", path, options ? options->srs_epsg : 0);
+        return hm_error(ctx, HM_EINVAL,
+                        "%s: srs_epsg %d: give the EPSG code of the layers' CRS (27700 for British "
+                        "National Grid)",
+                        path, options ? options->srs_epsg : 0);
     if (options->rtree_method != HM_GPKG_RTREE_BULK && options->rtree_method != HM_GPKG_RTREE_INSERT)
         return hm_error(ctx, HM_EINVAL, "%s: rtree_method %d is not a hm_gpkg_rtree_method", path,
                         (int)options->rtree_method);
@@ -493,24 +535,26 @@ int hm_gpkg_create_with_options(hm_ctx *ctx, const char *path, const hm_gpkg_opt
     if (status != HM_OK) goto fail;
     if (sqlite3_open_v2(gpkg->temp_path, &gpkg->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
         SQLITE_OK) {
-        status = hm_error(ctx, HM_ESQL, "%s: SQLite cannot open the temporary file %s: %s", path, gpkg->temp_path,
-                          gpkg->db ? sqlite3_errmsg(gpkg->db) : "out of memory");
+        status = hm_error(ctx, HM_ESQL, "%s: SQLite cannot open the temporary file %s: %s", path,
+                          gpkg->temp_path, gpkg->db ? sqlite3_errmsg(gpkg->db) : "out of memory");
         goto fail;
     }
     sqlite3_extended_result_codes(gpkg->db, 1);
-    /* Build mode: the file is private until the rename, so a crash costs only the temporary. The journal is kept
-     * in memory (not OFF) so that a failed statement still rolls back cleanly; nearly every page is new in this
-     * transaction and so is never journalled. */
-    char *pragmas = sqlite3_mprintf("PRAGMA page_size=%d; PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF; "
-                                    "PRAGMA cache_size=-32768; PRAGMA temp_store=MEMORY;",
-                                    GPKG_PAGE_SIZE);
+    /* Build mode: the file is private until the rename, so a crash costs only the temporary. The journal is
+     * kept in memory (not OFF) so that a failed statement still rolls back cleanly; nearly every page is new
+     * in this transaction and so is never journalled. */
+    char *pragmas =
+        sqlite3_mprintf("PRAGMA page_size=%d; PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF; "
+                        "PRAGMA cache_size=-32768; PRAGMA temp_store=MEMORY;",
+                        GPKG_PAGE_SIZE);
     if ((status = exec_owned(gpkg, pragmas, "setting up the database")) != HM_OK) goto fail;
     if ((status = exec_sql(gpkg, "BEGIN", "starting the transaction")) != HM_OK) goto fail;
     char *header = sqlite3_mprintf("PRAGMA application_id=%d; PRAGMA user_version=%d;", GPKG_APPLICATION_ID,
                                    GPKG_USER_VERSION);
     if ((status = exec_owned(gpkg, header, "writing the GeoPackage header")) != HM_OK) goto fail;
     for (size_t i = 0; i < sizeof core_schema_sql / sizeof core_schema_sql[0]; i++)
-        if ((status = exec_sql(gpkg, core_schema_sql[i], "creating the GeoPackage tables")) != HM_OK) goto fail;
+        if ((status = exec_sql(gpkg, core_schema_sql[i], "creating the GeoPackage tables")) != HM_OK)
+            goto fail;
     if ((status = insert_srs(gpkg, options->srs_epsg)) != HM_OK) goto fail;
     if ((status = compute_last_change(gpkg)) != HM_OK) goto fail;
     *out = gpkg;
@@ -522,25 +566,30 @@ fail:
 
 static int flush_layer(hm_gpkg_layer *layer);
 
-/* Buffered rows are inserted first, so that the caller's SQL sees every row accepted so far. A failure marks the
- * GeoPackage broken; hm_gpkg_commit then reports it. */
+/* Buffered rows are inserted first, so that the caller's SQL sees every row accepted so far. A failure marks
+ * the GeoPackage broken; hm_gpkg_commit then reports it. */
 sqlite3 *hm_gpkg_database(hm_gpkg *gpkg)
 {
-    for (size_t i = 0; i < gpkg->layer_count && !gpkg->broken; i++) flush_layer(gpkg->layers[i]);
+    for (size_t i = 0; i < gpkg->layer_count && !gpkg->broken; i++)
+        flush_layer(gpkg->layers[i]);
     return gpkg->db;
 }
 
-/* ---------------------------------------------------------------------------------------------------------- */
-/* Layers                                                                                                     */
+/* ---- Layers -------------------------------------------------------------------------------------------- */
 
 static const char *field_type_sql(hm_field_type type)
 {
     switch (type) {
-    case HM_FIELD_TEXT: return "TEXT";
-    case HM_FIELD_INTEGER: return "INTEGER";
-    case HM_FIELD_REAL: return "REAL";
-    case HM_FIELD_DATE: return "DATE";
-    case HM_FIELD_DATETIME: return "DATETIME";
+    case HM_FIELD_TEXT:
+        return "TEXT";
+    case HM_FIELD_INTEGER:
+        return "INTEGER";
+    case HM_FIELD_REAL:
+        return "REAL";
+    case HM_FIELD_DATE:
+        return "DATE";
+    case HM_FIELD_DATETIME:
+        return "DATETIME";
     }
     return NULL;
 }
@@ -556,34 +605,39 @@ static int check_layer_definition(hm_gpkg *gpkg, const char *name, hm_geometry_t
     hm_ctx *ctx = gpkg->ctx;
     if (!name || !*name) return hm_error(ctx, HM_EINVAL, "%s: a layer needs a name", gpkg->target_path);
     if (starts_with_ci(name, "gpkg_") || starts_with_ci(name, "sqlite_") || starts_with_ci(name, "rtree_"))
-        return hm_error(ctx, HM_EINVAL,
-                        "%s: layer '%s': names starting gpkg_, sqlite_ or rtree_ are reserved; choose another name",
-                        gpkg->target_path, name);
+        return hm_error(
+            ctx, HM_EINVAL,
+            "%s: layer '%s': names starting gpkg_, sqlite_ or rtree_ are reserved; choose another name",
+            gpkg->target_path, name);
     for (size_t i = 0; i < gpkg->layer_count; i++)
         if (sqlite3_stricmp(gpkg->layers[i]->name, name) == 0)
-            return hm_error(ctx, HM_EINVAL, "%s: layer '%s' is already in this GeoPackage (names ignore case)",
+            return hm_error(ctx, HM_EINVAL,
+                            "%s: layer '%s' is already in this GeoPackage (names ignore case)",
                             gpkg->target_path, name);
     if (geometry_type != HM_GEOMETRY_NONE && geometry_type != HM_GEOMETRY_POINT &&
         geometry_type != HM_GEOMETRY_MULTIPOLYGON)
         return hm_error(ctx, HM_EINVAL, "%s: layer '%s': geometry type %d is not a hm_geometry_type",
                         gpkg->target_path, name, (int)geometry_type);
     if (field_count > 1000)
-        return hm_error(ctx, HM_EINVAL, "%s: layer '%s': %zu fields; at most 1000 are supported", gpkg->target_path,
-                        name, field_count);
+        return hm_error(ctx, HM_EINVAL, "%s: layer '%s': %zu fields; at most 1000 are supported",
+                        gpkg->target_path, name, field_count);
     if (field_count && !fields)
-        return hm_error(ctx, HM_EINVAL, "%s: layer '%s': field_count is %zu but fields is NULL", gpkg->target_path,
-                        name, field_count);
+        return hm_error(ctx, HM_EINVAL, "%s: layer '%s': field_count is %zu but fields is NULL",
+                        gpkg->target_path, name, field_count);
     for (size_t i = 0; i < field_count; i++) {
         const char *field = fields[i].name;
         if (!field || !*field)
-            return hm_error(ctx, HM_EINVAL, "%s: layer '%s': field %zu has no name", gpkg->target_path, name, i + 1);
+            return hm_error(ctx, HM_EINVAL, "%s: layer '%s': field %zu has no name", gpkg->target_path, name,
+                            i + 1);
         if (!field_type_sql(fields[i].type))
             return hm_error(ctx, HM_EINVAL, "%s: layer '%s' field '%s': type %d is not a hm_field_type",
                             gpkg->target_path, name, field, (int)fields[i].type);
         if (sqlite3_stricmp(field, "fid") == 0 ||
             (geometry_type != HM_GEOMETRY_NONE && sqlite3_stricmp(field, "geom") == 0))
-            return hm_error(ctx, HM_EINVAL, "%s: layer '%s' field '%s': the name is used by the %s column; rename "
-                            "the field", gpkg->target_path, name, field,
+            return hm_error(ctx, HM_EINVAL,
+                            "%s: layer '%s' field '%s': the name is used by the %s column; rename "
+                            "the field",
+                            gpkg->target_path, name, field,
                             sqlite3_stricmp(field, "fid") == 0 ? "feature id" : "geometry");
         for (size_t j = 0; j < i; j++)
             if (sqlite3_stricmp(fields[j].name, field) == 0)
@@ -593,10 +647,10 @@ static int check_layer_definition(hm_gpkg *gpkg, const char *name, hm_geometry_t
     return HM_OK;
 }
 
-/* CREATE TABLE and the INSERT statements, all naming every column quoted. The fid is AUTOINCREMENT as GDAL makes it
- * (fids of deleted features are never reused when QGIS edits the layer later). SQLite then reads and writes
- * sqlite_sequence once per INSERT statement, which is why rows go in BATCH_ROWS at a time through a multi-row
- * INSERT: a million points take about 1.0 s of CPU instead of 1.8 s one row per statement. */
+/* CREATE TABLE and the INSERT statements, all naming every column quoted. The fid is AUTOINCREMENT as GDAL
+ * makes it (fids of deleted features are never reused when QGIS edits the layer later). SQLite then reads and
+ * writes sqlite_sequence once per INSERT statement, which is why rows go in BATCH_ROWS at a time through a
+ * multi-row INSERT: a million points take about 1.0 s of CPU instead of 1.8 s one row per statement. */
 static int create_layer_table(hm_gpkg *gpkg, hm_gpkg_layer *layer)
 {
     sqlite3_str *create = sqlite3_str_new(gpkg->db);
@@ -611,7 +665,8 @@ static int create_layer_table(hm_gpkg *gpkg, hm_gpkg_layer *layer)
         count++;
     }
     for (size_t i = 0; i < layer->field_count; i++) {
-        sqlite3_str_appendf(create, ", \"%w\" %s", layer->fields[i].name, field_type_sql(layer->fields[i].type));
+        sqlite3_str_appendf(create, ", \"%w\" %s", layer->fields[i].name,
+                            field_type_sql(layer->fields[i].type));
         sqlite3_str_appendf(columns, "%s\"%w\"", count ? "," : "", layer->fields[i].name);
         count++;
     }
@@ -636,12 +691,14 @@ static int create_layer_table(hm_gpkg *gpkg, hm_gpkg_layer *layer)
             sqlite3_str_appendf(insert, "INSERT INTO \"%w\" (%s) VALUES ", layer->name, column_list);
             for (int r = 0; r < rows; r++) {
                 sqlite3_str_appendf(insert, r ? ",(" : "(");
-                for (int c = 0; c < count; c++) sqlite3_str_appendf(insert, c ? ",?" : "?");
+                for (int c = 0; c < count; c++)
+                    sqlite3_str_appendf(insert, c ? ",?" : "?");
                 sqlite3_str_appendf(insert, ")");
             }
         }
         status = prepare_owned(gpkg, sqlite3_str_finish(insert),
-                               statement == 0 ? &layer->insert_batch : &layer->insert_one, "preparing the layer insert");
+                               statement == 0 ? &layer->insert_batch : &layer->insert_one,
+                               "preparing the layer insert");
     }
     sqlite3_free(column_list);
     if (status != HM_OK) return status;
@@ -682,7 +739,8 @@ static int register_layer(hm_gpkg *gpkg, hm_gpkg_layer *layer, const char *descr
 
     if (spatial) {
         what = "registering the layer in gpkg_geometry_columns";
-        status = prepare_owned(gpkg, sqlite3_mprintf("INSERT INTO gpkg_geometry_columns VALUES (?,'geom',?,?,0,0)"),
+        status = prepare_owned(gpkg,
+                               sqlite3_mprintf("INSERT INTO gpkg_geometry_columns VALUES (?,'geom',?,?,0,0)"),
                                &stmt, what);
         if (status != HM_OK) return status;
         sqlite3_bind_text(stmt, 1, layer->name, -1, SQLITE_STATIC);
@@ -704,10 +762,11 @@ static int register_layer(hm_gpkg *gpkg, hm_gpkg_layer *layer, const char *descr
         gpkg->has_schema_extension = 1;
     }
     what = "describing the fields in gpkg_data_columns";
-    status = prepare_owned(gpkg,
-                           sqlite3_mprintf("INSERT INTO gpkg_data_columns (table_name,column_name,description) "
-                                           "VALUES (?,?,?)"),
-                           &stmt, what);
+    status =
+        prepare_owned(gpkg,
+                      sqlite3_mprintf("INSERT INTO gpkg_data_columns (table_name,column_name,description) "
+                                      "VALUES (?,?,?)"),
+                      &stmt, what);
     if (status != HM_OK) return status;
     for (size_t i = 0; i < layer->field_count && status == HM_OK; i++) {
         if (!layer->fields[i].description || !*layer->fields[i].description) continue;
@@ -720,8 +779,9 @@ static int register_layer(hm_gpkg *gpkg, hm_gpkg_layer *layer, const char *descr
     return status;
 }
 
-int hm_gpkg_add_layer(hm_gpkg *gpkg, const char *name, const char *description, hm_geometry_type geometry_type,
-                      const hm_gpkg_field *fields, size_t field_count, hm_gpkg_layer **out)
+int hm_gpkg_add_layer(hm_gpkg *gpkg, const char *name, const char *description,
+                      hm_geometry_type geometry_type, const hm_gpkg_field *fields, size_t field_count,
+                      hm_gpkg_layer **out)
 {
     *out = NULL;
     if (gpkg->broken)
@@ -770,8 +830,7 @@ long long hm_gpkg_layer_count(const hm_gpkg_layer *layer)
     return layer->count;
 }
 
-/* ---------------------------------------------------------------------------------------------------------- */
-/* Values                                                                                                     */
+/* ---- Values -------------------------------------------------------------------------------------------- */
 
 static int digits(const char *text, int count)
 {
@@ -794,8 +853,8 @@ static int is_date(const char *text)
     return month >= 1 && month <= 12 && day >= 1 && day <= 31;
 }
 
-/* Rewrites "YYYY-MM-DD[T ]HH:MM:SS[.f...][Z]" (UTC) as "YYYY-MM-DDTHH:MM:SS.SSSZ", the GeoPackage DATETIME form;
- * fractions beyond milliseconds are truncated. Returns 0 when the text is not in that form. */
+/* Rewrites "YYYY-MM-DD[T ]HH:MM:SS[.f...][Z]" (UTC) as "YYYY-MM-DDTHH:MM:SS.SSSZ", the GeoPackage DATETIME
+ * form; fractions beyond milliseconds are truncated. Returns 0 when the text is not in that form. */
 static int normalise_datetime(const char *text, char out[DATETIME_SIZE])
 {
     if (!is_date(text) || (text[10] != 'T' && text[10] != ' ') || !digits(text + 11, 2) || text[13] != ':' ||
@@ -821,7 +880,7 @@ static int normalise_datetime(const char *text, char out[DATETIME_SIZE])
     return 1;
 }
 
-/* Room for `size` more bytes in the layer's arena, at *offset. The arena keeps its size from batch to batch. */
+/* Room for `size` more bytes in the layer's arena, at *offset. The arena keeps its size between batches. */
 static int arena_reserve(hm_gpkg_layer *layer, size_t size, size_t *offset)
 {
     if (size > INT32_MAX)
@@ -829,9 +888,11 @@ static int arena_reserve(hm_gpkg_layer *layer, size_t size, size_t *offset)
                         layer->gpkg->target_path, layer->name, size);
     if (layer->arena_used + size > layer->arena_capacity) {
         size_t capacity = layer->arena_capacity ? layer->arena_capacity : 16384;
-        while (capacity < layer->arena_used + size) capacity *= 2;
+        while (capacity < layer->arena_used + size)
+            capacity *= 2;
         char *arena = realloc(layer->arena, capacity);
-        if (!arena) return hm_error(layer->gpkg->ctx, HM_ENOMEM, "%s: out of memory", layer->gpkg->target_path);
+        if (!arena)
+            return hm_error(layer->gpkg->ctx, HM_ENOMEM, "%s: out of memory", layer->gpkg->target_path);
         layer->arena = arena;
         layer->arena_capacity = capacity;
     }
@@ -840,7 +901,8 @@ static int arena_reserve(hm_gpkg_layer *layer, size_t size, size_t *offset)
     return HM_OK;
 }
 
-static int pending_bytes(hm_gpkg_layer *layer, pending_value *slot, int kind, const void *bytes, size_t length)
+static int pending_bytes(hm_gpkg_layer *layer, pending_value *slot, int kind, const void *bytes,
+                         size_t length)
 {
     size_t offset;
     int status = arena_reserve(layer, length, &offset);
@@ -856,15 +918,17 @@ static int pending_bytes(hm_gpkg_layer *layer, pending_value *slot, int kind, co
 static int buffer_values(hm_gpkg_layer *layer, const hm_value *values, pending_value *slots)
 {
     if (layer->field_count && !values)
-        return hm_error(layer->gpkg->ctx, HM_EINVAL, "%s: layer '%s': values is NULL but the layer has %zu fields",
+        return hm_error(layer->gpkg->ctx, HM_EINVAL,
+                        "%s: layer '%s': values is NULL but the layer has %zu fields",
                         layer->gpkg->target_path, layer->name, layer->field_count);
     int status = HM_OK;
     for (size_t i = 0; i < layer->field_count && status == HM_OK; i++) {
         const hm_value *value = &values[i];
         pending_value *slot = &slots[i];
         hm_field_type type = layer->fields[i].type;
-        if (value->is_null || ((type == HM_FIELD_TEXT || type == HM_FIELD_DATE || type == HM_FIELD_DATETIME) &&
-                               !value->as.text)) {
+        if (value->is_null ||
+            ((type == HM_FIELD_TEXT || type == HM_FIELD_DATE || type == HM_FIELD_DATETIME) &&
+             !value->as.text)) {
             slot->kind = PENDING_NULL;
             continue;
         }
@@ -902,8 +966,7 @@ static int buffer_values(hm_gpkg_layer *layer, const hm_value *values, pending_v
     return status;
 }
 
-/* ---------------------------------------------------------------------------------------------------------- */
-/* Geometry blobs and R-tree input                                                                            */
+/* ---- Geometry blobs and R-tree input ------------------------------------------------------------------- */
 
 /* SQLite's rounding of an rtree coordinate to float32 (ext/rtree/rtree.c rtreeValueDown/rtreeValueUp): the
  * stored box always contains the double-precision one. */
@@ -936,11 +999,12 @@ static void put_f64_le(unsigned char *p, double value)
 {
     uint64_t bits;
     memcpy(&bits, &value, sizeof bits);
-    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(bits >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(bits >> (8 * i));
 }
 
-/* GeoPackage binary header: "GP", version 0, flags (bit 0 little-endian, bits 1-3 envelope kind: 0 none, 1 XY;
- * bit 4 empty geometry), srs_id. */
+/* GeoPackage binary header: "GP", version 0, flags (bit 0 little-endian, bits 1-3 envelope kind: 0 none, 1
+ * XY; bit 4 empty geometry), srs_id. */
 static void put_gpkg_header(unsigned char *p, int envelope_xy, int empty, int srs_id)
 {
     p[0] = 'G';
@@ -951,7 +1015,8 @@ static void put_gpkg_header(unsigned char *p, int envelope_xy, int empty, int sr
 }
 
 /* Appends a box to the layer's R-tree input and widens the extent. */
-static int add_rtree_item(hm_gpkg_layer *layer, int64_t fid, double min_x, double min_y, double max_x, double max_y)
+static int add_rtree_item(hm_gpkg_layer *layer, int64_t fid, double min_x, double min_y, double max_x,
+                          double max_y)
 {
     if (layer->item_count == layer->item_capacity) {
         if (layer->item_capacity >= UINT32_MAX / 2)
@@ -959,11 +1024,13 @@ static int add_rtree_item(hm_gpkg_layer *layer, int64_t fid, double min_x, doubl
                             layer->gpkg->target_path, layer->name);
         size_t capacity = layer->item_capacity ? 2 * layer->item_capacity : 4096;
         rtree_item *items = realloc(layer->items, capacity * sizeof *items);
-        if (!items) return hm_error(layer->gpkg->ctx, HM_ENOMEM, "%s: out of memory", layer->gpkg->target_path);
+        if (!items)
+            return hm_error(layer->gpkg->ctx, HM_ENOMEM, "%s: out of memory", layer->gpkg->target_path);
         layer->items = items;
         if (layer->fids) {
             int64_t *fids = realloc(layer->fids, capacity * sizeof *fids);
-            if (!fids) return hm_error(layer->gpkg->ctx, HM_ENOMEM, "%s: out of memory", layer->gpkg->target_path);
+            if (!fids)
+                return hm_error(layer->gpkg->ctx, HM_ENOMEM, "%s: out of memory", layer->gpkg->target_path);
             layer->fids = fids;
         }
         layer->item_capacity = capacity;
@@ -972,8 +1039,10 @@ static int add_rtree_item(hm_gpkg_layer *layer, int64_t fid, double min_x, doubl
     if (!layer->fids && fid != (int64_t)index + 1) {
         /* A row without a geometry came before: keep fids explicitly from now on. */
         layer->fids = malloc(layer->item_capacity * sizeof *layer->fids);
-        if (!layer->fids) return hm_error(layer->gpkg->ctx, HM_ENOMEM, "%s: out of memory", layer->gpkg->target_path);
-        for (size_t i = 0; i < index; i++) layer->fids[i] = (int64_t)i + 1;
+        if (!layer->fids)
+            return hm_error(layer->gpkg->ctx, HM_ENOMEM, "%s: out of memory", layer->gpkg->target_path);
+        for (size_t i = 0; i < index; i++)
+            layer->fids[i] = (int64_t)i + 1;
     }
     if (layer->fids) layer->fids[index] = fid;
     rtree_item *item = &layer->items[index];
@@ -998,21 +1067,27 @@ static int add_rtree_item(hm_gpkg_layer *layer, int64_t fid, double min_x, doubl
 static void bind_pending(hm_gpkg_layer *layer, sqlite3_stmt *stmt, const pending_value *value, int index)
 {
     switch (value->kind) {
-    case PENDING_NULL: sqlite3_bind_null(stmt, index); break;
+    case PENDING_NULL:
+        sqlite3_bind_null(stmt, index);
+        break;
     case PENDING_TEXT:
         sqlite3_bind_text(stmt, index, layer->arena + value->offset, value->length, SQLITE_STATIC);
         break;
     case PENDING_BLOB:
         sqlite3_bind_blob(stmt, index, layer->arena + value->offset, value->length, SQLITE_STATIC);
         break;
-    case PENDING_INTEGER: sqlite3_bind_int64(stmt, index, value->as.integer); break;
-    case PENDING_REAL: sqlite3_bind_double(stmt, index, value->as.real); break;
+    case PENDING_INTEGER:
+        sqlite3_bind_int64(stmt, index, value->as.integer);
+        break;
+    case PENDING_REAL:
+        sqlite3_bind_double(stmt, index, value->as.real);
+        break;
     }
 }
 
-/* Inserts the buffered rows: a full batch with one multi-row INSERT, a partial one (at commit) row by row. Fids
- * come from sqlite3_last_insert_rowid: within one INSERT, AUTOINCREMENT gives consecutive rowids. Then the rows'
- * boxes go to the R-tree input. */
+/* Inserts the buffered rows: a full batch with one multi-row INSERT, a partial one (at commit) row by row.
+ * Fids come from sqlite3_last_insert_rowid: within one INSERT, AUTOINCREMENT gives consecutive rowids. Then
+ * the rows' boxes go to the R-tree input. */
 static int flush_layer(hm_gpkg_layer *layer)
 {
     hm_gpkg *gpkg = layer->gpkg;
@@ -1022,7 +1097,8 @@ static int flush_layer(hm_gpkg_layer *layer)
     for (int first = 0; first < rows && status == HM_OK; first += per_statement) {
         for (int k = 0; k < per_statement; k++) {
             const pending_value *row = layer->pending + (size_t)(first + k) * (size_t)layer->columns;
-            for (int c = 0; c < layer->columns; c++) bind_pending(layer, stmt, &row[c], k * layer->columns + c + 1);
+            for (int c = 0; c < layer->columns; c++)
+                bind_pending(layer, stmt, &row[c], k * layer->columns + c + 1);
         }
         if (sqlite3_step(stmt) != SQLITE_DONE) {
             sqlite3_reset(stmt);
@@ -1035,8 +1111,8 @@ static int flush_layer(hm_gpkg_layer *layer)
         for (int k = 0; k < per_statement && status == HM_OK; k++) {
             const pending_box *box = &layer->pending_boxes[first + k];
             if (!box->has_box) continue;
-            status = add_rtree_item(layer, last_fid - (per_statement - 1 - k), box->min_x, box->min_y, box->max_x,
-                                    box->max_y);
+            status = add_rtree_item(layer, last_fid - (per_statement - 1 - k), box->min_x, box->min_y,
+                                    box->max_x, box->max_y);
             if (status != HM_OK) gpkg->broken = 1; /* the row is in the table but not in the index */
         }
     }
@@ -1052,7 +1128,8 @@ static pending_value *next_row(hm_gpkg_layer *layer)
 }
 
 /* Accepts the row whose values are in next_row(); a full batch is inserted at once. */
-static int accept_row(hm_gpkg_layer *layer, int has_box, double min_x, double min_y, double max_x, double max_y)
+static int accept_row(hm_gpkg_layer *layer, int has_box, double min_x, double min_y, double max_x,
+                      double max_y)
 {
     layer->pending_boxes[layer->pending_count] = (pending_box){has_box, min_x, min_y, max_x, max_y};
     layer->pending_count++;
@@ -1116,8 +1193,9 @@ static int buffer_multipolygon(hm_gpkg_layer *layer, const GEOSGeometry *geometr
     hm_gpkg *gpkg = layer->gpkg;
     int type = GEOSGeomTypeId_r(geos, geometry);
     if (type != GEOS_POLYGON && type != GEOS_MULTIPOLYGON)
-        return hm_error(gpkg->ctx, HM_EINVAL, "%s: layer '%s': a %s geometry cannot go in a multipolygon layer",
-                        gpkg->target_path, layer->name, type == GEOS_POINT ? "point" : "non-polygon");
+        return hm_error(gpkg->ctx, HM_EINVAL,
+                        "%s: layer '%s': a %s geometry cannot go in a multipolygon layer", gpkg->target_path,
+                        layer->name, type == GEOS_POINT ? "point" : "non-polygon");
     size_t offset;
     int status;
     *has_box = 0;
@@ -1156,8 +1234,8 @@ static int buffer_multipolygon(hm_gpkg_layer *layer, const GEOSGeometry *geometr
     if (!wkb)
         return hm_error(gpkg->ctx, HM_EGEOS, "%s: layer '%s': GEOS cannot write a polygon as WKB",
                         gpkg->target_path, layer->name);
-    /* A Polygon becomes a MultiPolygon of one part by prefixing the multi header (byte order, type 6, count 1),
-     * so every row of the column has the declared type. */
+    /* A Polygon becomes a MultiPolygon of one part by prefixing the multi header (byte order, type 6, count
+     * 1), so every row of the column has the declared type. */
     size_t prefix = type == GEOS_POLYGON ? 9 : 0;
     size_t size = 8 + 32 + prefix + wkb_size;
     status = arena_reserve(layer, size, &offset);
@@ -1198,15 +1276,15 @@ int hm_gpkg_insert_geometry(hm_gpkg_layer *layer, const GEOSGeometry *geometry, 
     if (layer->geometry_type == HM_GEOMETRY_MULTIPOLYGON) {
         status = buffer_multipolygon(layer, geometry, geos, &has_box, box);
     } else if (GEOSGeomTypeId_r(geos, geometry) != GEOS_POINT) {
-        return hm_error(gpkg->ctx, HM_EINVAL, "%s: layer '%s': only points go in a point layer", gpkg->target_path,
-                        layer->name);
+        return hm_error(gpkg->ctx, HM_EINVAL, "%s: layer '%s': only points go in a point layer",
+                        gpkg->target_path, layer->name);
     } else if (GEOSisEmpty_r(geos, geometry) == 1) {
         status = buffer_point(layer, NAN, NAN, 1);
     } else {
         double x, y;
         if (!GEOSGeomGetX_r(geos, geometry, &x) || !GEOSGeomGetY_r(geos, geometry, &y))
-            return hm_error(gpkg->ctx, HM_EGEOS, "%s: layer '%s': GEOS cannot read a point", gpkg->target_path,
-                            layer->name);
+            return hm_error(gpkg->ctx, HM_EGEOS, "%s: layer '%s': GEOS cannot read a point",
+                            gpkg->target_path, layer->name);
         return hm_gpkg_insert_point(layer, x, y, values);
     }
     if (status == HM_OK) status = buffer_values(layer, values, next_row(layer) + 1);
@@ -1231,8 +1309,7 @@ int hm_gpkg_insert_row(hm_gpkg_layer *layer, const hm_value *values)
     return accept_row(layer, 0, 0, 0, 0, 0);
 }
 
-/* ---------------------------------------------------------------------------------------------------------- */
-/* R-tree: Sort-Tile-Recursive packing into SQLite's R*Tree shadow tables                                     */
+/* ---- R-tree: Sort-Tile-Recursive packing into SQLite's R*Tree shadow tables ---------------------------- */
 
 /* Maps a float to an unsigned key with the same order (negative floats reversed, sign bit flipped). */
 static uint32_t float_key(float value)
@@ -1249,15 +1326,16 @@ static uint32_t item_key(const rtree_item *item, int axis)
     return float_key((float)(0.5 * ((double)box[0] + (double)box[1])));
 }
 
-/* Stable LSD radix sort of items by item_key, 8 bits a pass; scratch holds count items. Passes where every key
- * has the same byte are skipped. The result is in items. */
+/* Stable LSD radix sort of items by item_key, 8 bits a pass; scratch holds count items. Passes where every
+ * key has the same byte are skipped. The result is in items. */
 static void radix_sort(rtree_item *items, rtree_item *scratch, size_t count, int axis)
 {
     if (count < 2) return;
     rtree_item *from = items, *to = scratch;
     for (int shift = 0; shift < 32; shift += 8) {
         size_t histogram[256] = {0};
-        for (size_t i = 0; i < count; i++) histogram[(item_key(&from[i], axis) >> shift) & 0xFF]++;
+        for (size_t i = 0; i < count; i++)
+            histogram[(item_key(&from[i], axis) >> shift) & 0xFF]++;
         if (histogram[(item_key(&from[0], axis) >> shift) & 0xFF] == count) continue;
         size_t offset = 0;
         for (int b = 0; b < 256; b++) {
@@ -1265,7 +1343,8 @@ static void radix_sort(rtree_item *items, rtree_item *scratch, size_t count, int
             histogram[b] = offset;
             offset += n;
         }
-        for (size_t i = 0; i < count; i++) to[histogram[(item_key(&from[i], axis) >> shift) & 0xFF]++] = from[i];
+        for (size_t i = 0; i < count; i++)
+            to[histogram[(item_key(&from[i], axis) >> shift) & 0xFF]++] = from[i];
         rtree_item *swap = from;
         from = to;
         to = swap;
@@ -1273,8 +1352,8 @@ static void radix_sort(rtree_item *items, rtree_item *scratch, size_t count, int
     if (from != items) memcpy(items, from, count * sizeof *items);
 }
 
-/* Orders one level's items as STR places them: sorted by x into vertical slices of slice_size items (a multiple
- * of the node capacity), each slice sorted by y. Consecutive runs then form the nodes. */
+/* Orders one level's items as STR places them: sorted by x into vertical slices of slice_size items (a
+ * multiple of the node capacity), each slice sorted by y. Consecutive runs then form the nodes. */
 static size_t str_order(rtree_item *items, rtree_item *scratch, size_t count, size_t capacity)
 {
     size_t leaves = (count + capacity - 1) / capacity;
@@ -1296,7 +1375,8 @@ static void put_u16_be(unsigned char *p, unsigned v)
 
 static void put_u64_be(unsigned char *p, uint64_t v)
 {
-    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (56 - 8 * i));
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (56 - 8 * i));
 }
 
 static void put_f32_be(unsigned char *p, float value)
@@ -1327,8 +1407,8 @@ static int64_t item_fid(const hm_gpkg_layer *layer, uint32_t index)
     return layer->fids ? layer->fids[index] : (int64_t)index + 1;
 }
 
-/* Writes node `node_number` holding cells[0..count) at `depth` (0 = leaf) and records the children's parent. The
- * union of the cells' boxes is returned in box. */
+/* Writes node `node_number` holding cells[0..count) at `depth` (0 = leaf) and records the children's parent.
+ * The union of the cells' boxes is returned in box. */
 static int write_node(rtree_writer *w, uint32_t node_number, int depth, int is_root, const rtree_item *cells,
                       size_t count, float box[4])
 {
@@ -1341,13 +1421,16 @@ static int write_node(rtree_writer *w, uint32_t node_number, int depth, int is_r
         const rtree_item *cell = &cells[i];
         unsigned char *p = node + 4 + 24 * i;
         put_u64_be(p, depth == 0 ? (uint64_t)item_fid(w->layer, cell->index) : (uint64_t)cell->index);
-        for (int k = 0; k < 4; k++) put_f32_be(p + 8 + 4 * k, cell->box[k]);
+        for (int k = 0; k < 4; k++)
+            put_f32_be(p + 8 + 4 * k, cell->box[k]);
         if (cell->box[0] < box[0]) box[0] = cell->box[0];
         if (cell->box[1] > box[1]) box[1] = cell->box[1];
         if (cell->box[2] < box[2]) box[2] = cell->box[2];
         if (cell->box[3] > box[3]) box[3] = cell->box[3];
-        if (depth == 0) w->leaf_of[cell->index] = node_number;
-        else w->parent_of[cell->index] = node_number;
+        if (depth == 0)
+            w->leaf_of[cell->index] = node_number;
+        else
+            w->parent_of[cell->index] = node_number;
     }
     sqlite3_bind_int64(w->write_node, 1, node_number);
     sqlite3_bind_blob(w->write_node, 2, node, w->node_size, SQLITE_STATIC);
@@ -1355,7 +1438,8 @@ static int write_node(rtree_writer *w, uint32_t node_number, int depth, int is_r
 }
 
 /* Packs one level: consecutive runs of each STR slice become nodes, the slice spread evenly over
- * ceil(n / capacity) nodes so that no node is nearly empty. Node boxes go to `up` (count returned in up_count). */
+ * ceil(n / capacity) nodes so that no node is nearly empty. Node boxes go to `up` (count returned in
+ * up_count). */
 static int pack_level(rtree_writer *w, rtree_item *items, rtree_item *scratch, size_t count, int depth,
                       rtree_item *up, size_t *up_count)
 {
@@ -1371,7 +1455,8 @@ static int pack_level(rtree_writer *w, rtree_item *items, rtree_item *scratch, s
             if (number >= w->parent_capacity) {
                 size_t capacity = 2 * w->parent_capacity;
                 uint32_t *parents = realloc(w->parent_of, capacity * sizeof *parents);
-                if (!parents) return hm_error(w->gpkg->ctx, HM_ENOMEM, "%s: out of memory", w->gpkg->target_path);
+                if (!parents)
+                    return hm_error(w->gpkg->ctx, HM_ENOMEM, "%s: out of memory", w->gpkg->target_path);
                 memset(parents + w->parent_capacity, 0, (capacity - w->parent_capacity) * sizeof *parents);
                 w->parent_of = parents;
                 w->parent_capacity = capacity;
@@ -1393,8 +1478,10 @@ static int query_int(hm_gpkg *gpkg, char *sql, long long *value, const char *wha
     sqlite3_stmt *stmt = NULL;
     int status = prepare_owned(gpkg, sql, &stmt, what);
     if (status != HM_OK) return status;
-    if (sqlite3_step(stmt) == SQLITE_ROW) *value = sqlite3_column_int64(stmt, 0);
-    else status = sql_error(gpkg, what);
+    if (sqlite3_step(stmt) == SQLITE_ROW)
+        *value = sqlite3_column_int64(stmt, 0);
+    else
+        status = sql_error(gpkg, what);
     sqlite3_finalize(stmt);
     return status;
 }
@@ -1423,17 +1510,19 @@ static int bulk_load_rtree(hm_gpkg *gpkg, hm_gpkg_layer *layer, const char *rtre
     w.parent_capacity = n / (w.capacity / 2) + 64;
     w.parent_of = calloc(w.parent_capacity, sizeof *w.parent_of);
     scratch = malloc(n * sizeof *scratch);
-    level = malloc((n / 2 + 64) * sizeof *level); /* node boxes of the level above: fewer than n / 2 + slices */
+    level =
+        malloc((n / 2 + 64) * sizeof *level); /* node boxes of the level above: fewer than n / 2 + slices */
     if (!w.node || !w.leaf_of || !w.parent_of || !scratch || !level) {
         status = hm_error(gpkg->ctx, HM_ENOMEM, "%s: out of memory building the R-tree of layer '%s'",
                           gpkg->target_path, layer->name);
         goto done;
     }
-    if ((status = exec_owned(gpkg, sqlite3_mprintf("DELETE FROM \"%w_node\"", rtree), "clearing the R-tree")) !=
-        HM_OK)
+    if ((status = exec_owned(gpkg, sqlite3_mprintf("DELETE FROM \"%w_node\"", rtree),
+                             "clearing the R-tree")) != HM_OK)
         goto done;
-    if ((status = prepare_owned(gpkg, sqlite3_mprintf("INSERT INTO \"%w_node\" (nodeno, data) VALUES (?, ?)", rtree),
-                                &w.write_node, "writing R-tree nodes")) != HM_OK)
+    if ((status = prepare_owned(
+             gpkg, sqlite3_mprintf("INSERT INTO \"%w_node\" (nodeno, data) VALUES (?, ?)", rtree),
+             &w.write_node, "writing R-tree nodes")) != HM_OK)
         goto done;
     w.next_node = 2; /* node 1 is the root, written last */
     rtree_item *items = layer->items, *up = level;
@@ -1452,16 +1541,18 @@ static int bulk_load_rtree(hm_gpkg *gpkg, hm_gpkg_layer *layer, const char *rtre
     float root_box[4];
     if ((status = write_node(&w, 1, depth, 1, items, count, root_box)) != HM_OK) goto done;
 
-    /* <rtree>_rowid in fid order and <rtree>_parent in node order: both appends to their B-trees. The rowids go
-     * RTREE_ROWID_BATCH to a statement, which halves their cost. */
+    /* <rtree>_rowid in fid order and <rtree>_parent in node order: both appends to their B-trees. The rowids
+     * go RTREE_ROWID_BATCH to a statement, which halves their cost. */
     for (size_t i = 0; i < n && status == HM_OK;) {
         size_t rows = n - i >= RTREE_ROWID_BATCH ? RTREE_ROWID_BATCH : 1;
         sqlite3_stmt **target = rows > 1 ? &stmt : &stmt_one;
         if (!*target) {
             sqlite3_str *sql = sqlite3_str_new(gpkg->db);
             sqlite3_str_appendf(sql, "INSERT INTO \"%w_rowid\" (rowid, nodeno) VALUES ", rtree);
-            for (size_t r = 0; r < rows; r++) sqlite3_str_appendf(sql, r ? ",(?,?)" : "(?,?)");
-            if ((status = prepare_owned(gpkg, sqlite3_str_finish(sql), target, "writing R-tree rowids")) != HM_OK)
+            for (size_t r = 0; r < rows; r++)
+                sqlite3_str_appendf(sql, r ? ",(?,?)" : "(?,?)");
+            if ((status = prepare_owned(gpkg, sqlite3_str_finish(sql), target, "writing R-tree rowids")) !=
+                HM_OK)
                 break;
         }
         for (size_t r = 0; r < rows; r++, i++) {
@@ -1474,9 +1565,9 @@ static int bulk_load_rtree(hm_gpkg *gpkg, hm_gpkg_layer *layer, const char *rtre
     sqlite3_finalize(stmt_one);
     stmt = stmt_one = NULL;
     if (status != HM_OK) goto done;
-    if ((status = prepare_owned(gpkg,
-                                sqlite3_mprintf("INSERT INTO \"%w_parent\" (nodeno, parentnode) VALUES (?, ?)", rtree),
-                                &stmt, "writing R-tree parents")) != HM_OK)
+    if ((status = prepare_owned(
+             gpkg, sqlite3_mprintf("INSERT INTO \"%w_parent\" (nodeno, parentnode) VALUES (?, ?)", rtree),
+             &stmt, "writing R-tree parents")) != HM_OK)
         goto done;
     for (uint32_t node = 2; node < w.next_node && status == HM_OK; node++) {
         sqlite3_bind_int64(stmt, 1, node);
@@ -1506,40 +1597,50 @@ static int insert_rtree(hm_gpkg *gpkg, hm_gpkg_layer *layer, const char *rtree)
     str_order(layer->items, scratch, n, 51);
     free(scratch);
     sqlite3_stmt *stmt = NULL;
-    int status = prepare_owned(gpkg, sqlite3_mprintf("INSERT INTO \"%w\" VALUES (?, ?, ?, ?, ?)", rtree), &stmt,
-                               "inserting into the R-tree");
+    int status = prepare_owned(gpkg, sqlite3_mprintf("INSERT INTO \"%w\" VALUES (?, ?, ?, ?, ?)", rtree),
+                               &stmt, "inserting into the R-tree");
     for (size_t i = 0; i < n && status == HM_OK; i++) {
         const rtree_item *item = &layer->items[i];
         sqlite3_bind_int64(stmt, 1, item_fid(layer, item->index));
-        for (int k = 0; k < 4; k++) sqlite3_bind_double(stmt, 2 + k, item->box[k]);
+        for (int k = 0; k < 4; k++)
+            sqlite3_bind_double(stmt, 2 + k, item->box[k]);
         status = step_done(gpkg, stmt, "inserting into the R-tree");
     }
     sqlite3_finalize(stmt);
     return status;
 }
 
-/* The gpkg_rtree_index triggers, as the GeoPackage 1.3 specification (annex F.3) lists them and GDAL 3.6 writes
- * them; plus GDAL's feature count triggers for gpkg_ogr_contents. */
+/* The gpkg_rtree_index triggers, as the GeoPackage 1.3 specification (annex F.3) lists them and GDAL 3.6
+ * writes them; plus GDAL's feature count triggers for gpkg_ogr_contents. */
 static int create_triggers(hm_gpkg *gpkg, hm_gpkg_layer *layer, const char *rtree)
 {
     const char *t = layer->name, *c = "geom", *i = "fid";
     if (layer->geometry_type != HM_GEOMETRY_NONE) {
         char *sql = sqlite3_mprintf(
             "CREATE TRIGGER \"%w_insert\" AFTER INSERT ON \"%w\" WHEN (new.\"%w\" NOT NULL AND NOT "
-            "ST_IsEmpty(NEW.\"%w\")) BEGIN INSERT OR REPLACE INTO \"%w\" VALUES (NEW.\"%w\",ST_MinX(NEW.\"%w\"), "
+            "ST_IsEmpty(NEW.\"%w\")) BEGIN INSERT OR REPLACE INTO \"%w\" VALUES "
+            "(NEW.\"%w\",ST_MinX(NEW.\"%w\"), "
             "ST_MaxX(NEW.\"%w\"),ST_MinY(NEW.\"%w\"), ST_MaxY(NEW.\"%w\")); END;"
             "CREATE TRIGGER \"%w_update1\" AFTER UPDATE OF \"%w\" ON \"%w\" WHEN OLD.\"%w\" = NEW.\"%w\" AND "
             "(NEW.\"%w\" NOTNULL AND NOT ST_IsEmpty(NEW.\"%w\")) BEGIN INSERT OR REPLACE INTO \"%w\" VALUES "
-            "(NEW.\"%w\",ST_MinX(NEW.\"%w\"), ST_MaxX(NEW.\"%w\"),ST_MinY(NEW.\"%w\"), ST_MaxY(NEW.\"%w\")); END;"
+            "(NEW.\"%w\",ST_MinX(NEW.\"%w\"), ST_MaxX(NEW.\"%w\"),ST_MinY(NEW.\"%w\"), ST_MaxY(NEW.\"%w\")); "
+            "END;"
             "CREATE TRIGGER \"%w_update2\" AFTER UPDATE OF \"%w\" ON \"%w\" WHEN OLD.\"%w\" = NEW.\"%w\" AND "
-            "(NEW.\"%w\" ISNULL OR ST_IsEmpty(NEW.\"%w\")) BEGIN DELETE FROM \"%w\" WHERE id = OLD.\"%w\"; END;"
-            "CREATE TRIGGER \"%w_update3\" AFTER UPDATE ON \"%w\" WHEN OLD.\"%w\" != NEW.\"%w\" AND (NEW.\"%w\" "
-            "NOTNULL AND NOT ST_IsEmpty(NEW.\"%w\")) BEGIN DELETE FROM \"%w\" WHERE id = OLD.\"%w\"; INSERT OR "
-            "REPLACE INTO \"%w\" VALUES (NEW.\"%w\",ST_MinX(NEW.\"%w\"), ST_MaxX(NEW.\"%w\"),ST_MinY(NEW.\"%w\"), "
+            "(NEW.\"%w\" ISNULL OR ST_IsEmpty(NEW.\"%w\")) BEGIN DELETE FROM \"%w\" WHERE id = OLD.\"%w\"; "
+            "END;"
+            "CREATE TRIGGER \"%w_update3\" AFTER UPDATE ON \"%w\" WHEN OLD.\"%w\" != NEW.\"%w\" AND "
+            "(NEW.\"%w\" "
+            "NOTNULL AND NOT ST_IsEmpty(NEW.\"%w\")) BEGIN DELETE FROM \"%w\" WHERE id = OLD.\"%w\"; INSERT "
+            "OR "
+            "REPLACE INTO \"%w\" VALUES (NEW.\"%w\",ST_MinX(NEW.\"%w\"), "
+            "ST_MaxX(NEW.\"%w\"),ST_MinY(NEW.\"%w\"), "
             "ST_MaxY(NEW.\"%w\")); END;"
-            "CREATE TRIGGER \"%w_update4\" AFTER UPDATE ON \"%w\" WHEN OLD.\"%w\" != NEW.\"%w\" AND (NEW.\"%w\" "
-            "ISNULL OR ST_IsEmpty(NEW.\"%w\")) BEGIN DELETE FROM \"%w\" WHERE id IN (OLD.\"%w\", NEW.\"%w\"); END;"
-            "CREATE TRIGGER \"%w_delete\" AFTER DELETE ON \"%w\" WHEN old.\"%w\" NOT NULL BEGIN DELETE FROM \"%w\" "
+            "CREATE TRIGGER \"%w_update4\" AFTER UPDATE ON \"%w\" WHEN OLD.\"%w\" != NEW.\"%w\" AND "
+            "(NEW.\"%w\" "
+            "ISNULL OR ST_IsEmpty(NEW.\"%w\")) BEGIN DELETE FROM \"%w\" WHERE id IN (OLD.\"%w\", "
+            "NEW.\"%w\"); END;"
+            "CREATE TRIGGER \"%w_delete\" AFTER DELETE ON \"%w\" WHEN old.\"%w\" NOT NULL BEGIN DELETE FROM "
+            "\"%w\" "
             "WHERE id = OLD.\"%w\"; END;",
             /* insert */ rtree, t, c, c, rtree, i, c, c, c, c,
             /* update1 */ rtree, c, t, i, i, c, c, rtree, i, c, c, c, c,
@@ -1550,12 +1651,14 @@ static int create_triggers(hm_gpkg *gpkg, hm_gpkg_layer *layer, const char *rtre
         int status = exec_owned(gpkg, sql, "creating the R-tree triggers");
         if (status != HM_OK) return status;
     }
-    char *sql = sqlite3_mprintf(
-        "CREATE TRIGGER \"trigger_insert_feature_count_%w\" AFTER INSERT ON \"%w\" BEGIN UPDATE gpkg_ogr_contents "
-        "SET feature_count = feature_count + 1 WHERE lower(table_name) = lower('%q'); END;"
-        "CREATE TRIGGER \"trigger_delete_feature_count_%w\" AFTER DELETE ON \"%w\" BEGIN UPDATE gpkg_ogr_contents "
-        "SET feature_count = feature_count - 1 WHERE lower(table_name) = lower('%q'); END;",
-        t, t, t, t, t, t);
+    char *sql =
+        sqlite3_mprintf("CREATE TRIGGER \"trigger_insert_feature_count_%w\" AFTER INSERT ON \"%w\" BEGIN "
+                        "UPDATE gpkg_ogr_contents "
+                        "SET feature_count = feature_count + 1 WHERE lower(table_name) = lower('%q'); END;"
+                        "CREATE TRIGGER \"trigger_delete_feature_count_%w\" AFTER DELETE ON \"%w\" BEGIN "
+                        "UPDATE gpkg_ogr_contents "
+                        "SET feature_count = feature_count - 1 WHERE lower(table_name) = lower('%q'); END;",
+                        t, t, t, t, t, t);
     return exec_owned(gpkg, sql, "creating the feature count triggers");
 }
 
@@ -1571,16 +1674,17 @@ static int finish_layer(hm_gpkg *gpkg, hm_gpkg_layer *layer)
     char *rtree = sqlite3_mprintf("rtree_%s_geom", layer->name);
     if (!rtree) return hm_error(gpkg->ctx, HM_ENOMEM, "%s: out of memory", gpkg->target_path);
     if (layer->geometry_type != HM_GEOMETRY_NONE) {
-        status = exec_owned(gpkg,
-                            sqlite3_mprintf("CREATE VIRTUAL TABLE \"%w\" USING rtree(id, minx, maxx, miny, maxy)",
-                                            rtree),
-                            "creating the R-tree");
+        status = exec_owned(
+            gpkg,
+            sqlite3_mprintf("CREATE VIRTUAL TABLE \"%w\" USING rtree(id, minx, maxx, miny, maxy)", rtree),
+            "creating the R-tree");
         if (status == HM_OK)
-            status = prepare_owned(gpkg,
-                                   sqlite3_mprintf("INSERT INTO gpkg_extensions VALUES (?,'geom','gpkg_rtree_index',"
-                                                   "'http://www.geopackage.org/spec120/#extension_rtree',"
-                                                   "'write-only')"),
-                                   &stmt, "registering the R-tree in gpkg_extensions");
+            status = prepare_owned(
+                gpkg,
+                sqlite3_mprintf("INSERT INTO gpkg_extensions VALUES (?,'geom','gpkg_rtree_index',"
+                                "'http://www.geopackage.org/spec120/#extension_rtree',"
+                                "'write-only')"),
+                &stmt, "registering the R-tree in gpkg_extensions");
         if (status == HM_OK) {
             sqlite3_bind_text(stmt, 1, layer->name, -1, SQLITE_STATIC);
             status = step_done(gpkg, stmt, "registering the R-tree in gpkg_extensions");
@@ -1589,12 +1693,13 @@ static int finish_layer(hm_gpkg *gpkg, hm_gpkg_layer *layer)
         }
         if (status == HM_OK && layer->item_count > 0)
             status = gpkg->rtree_method == HM_GPKG_RTREE_BULK ? bulk_load_rtree(gpkg, layer, rtree)
-                                                               : insert_rtree(gpkg, layer, rtree);
+                                                              : insert_rtree(gpkg, layer, rtree);
         if (status == HM_OK && layer->has_extent) {
-            status = prepare_owned(gpkg,
-                                   sqlite3_mprintf("UPDATE gpkg_contents SET min_x = ?, min_y = ?, max_x = ?, "
-                                                   "max_y = ? WHERE table_name = ?"),
-                                   &stmt, "writing the layer extent");
+            status =
+                prepare_owned(gpkg,
+                              sqlite3_mprintf("UPDATE gpkg_contents SET min_x = ?, min_y = ?, max_x = ?, "
+                                              "max_y = ? WHERE table_name = ?"),
+                              &stmt, "writing the layer extent");
             if (status == HM_OK) {
                 sqlite3_bind_double(stmt, 1, layer->min_x);
                 sqlite3_bind_double(stmt, 2, layer->min_y);
@@ -1610,9 +1715,9 @@ static int finish_layer(hm_gpkg *gpkg, hm_gpkg_layer *layer)
         status = HM_OK;
     }
     if (status == HM_OK) {
-        status = prepare_owned(gpkg,
-                               sqlite3_mprintf("UPDATE gpkg_ogr_contents SET feature_count = ? WHERE table_name = ?"),
-                               &stmt, "writing the feature count");
+        status = prepare_owned(
+            gpkg, sqlite3_mprintf("UPDATE gpkg_ogr_contents SET feature_count = ? WHERE table_name = ?"),
+            &stmt, "writing the feature count");
         if (status == HM_OK) {
             sqlite3_bind_int64(stmt, 1, layer->count);
             sqlite3_bind_text(stmt, 2, layer->name, -1, SQLITE_STATIC);
@@ -1639,8 +1744,9 @@ int hm_gpkg_commit(hm_gpkg *gpkg)
         if ((status = finish_layer(gpkg, gpkg->layers[i])) != HM_OK) goto fail;
     if ((status = exec_sql(gpkg, "COMMIT", "committing")) != HM_OK) goto fail;
     if (sqlite3_close(gpkg->db) != SQLITE_OK) {
-        status = hm_error(ctx, HM_ESQL, "%s: closing the database failed: %s (harmmap bug: a statement is open?)",
-                          gpkg->target_path, sqlite3_errmsg(gpkg->db));
+        status =
+            hm_error(ctx, HM_ESQL, "%s: closing the database failed: %s (harmmap bug: a statement is open?)",
+                     gpkg->target_path, sqlite3_errmsg(gpkg->db));
         goto fail;
     }
     gpkg->db = NULL;
@@ -1650,15 +1756,16 @@ int hm_gpkg_commit(hm_gpkg *gpkg)
         goto fail;
     }
     if (rename(gpkg->temp_path, gpkg->target_path) != 0) {
-        status = hm_error(ctx, HM_EIO, "%s: cannot move the finished file %s into place: %s", gpkg->target_path,
-                          gpkg->temp_path, strerror(errno));
+        status = hm_error(ctx, HM_EIO, "%s: cannot move the finished file %s into place: %s",
+                          gpkg->target_path, gpkg->temp_path, strerror(errno));
         goto fail;
     }
     free(gpkg->temp_path);
     gpkg->temp_path = NULL;
     char *dir = directory_of(gpkg->target_path);
     if (dir && fsync_path(dir, O_RDONLY | O_DIRECTORY) != 0)
-        hm_warn(ctx, "%s: written, but flushing its directory failed: %s", gpkg->target_path, strerror(errno));
+        hm_warn(ctx, "%s: written, but flushing its directory failed: %s", gpkg->target_path,
+                strerror(errno));
     free(dir);
     remove_stale_temporaries(gpkg);
     gpkg_free(gpkg);

@@ -1,7 +1,8 @@
 /*
- * bench_gpkg - times the GeoPackage writer (engine/gpkg.c) against OGR's own GeoPackage driver on the same data:
- * N points (default 1,000,000) in a 60 km x 40 km box of British National Grid with 12 attribute fields, as
- * geocoded incidents are written. Built with the tests, never run by ctest: scripts/bench-gpkg runs it.
+ * bench_gpkg - times the GeoPackage writer (engine/gpkg.c) against OGR's own GeoPackage driver on the same
+ * data: N points (default 1,000,000) in a 60 km x 40 km box of British National Grid with 12 attribute
+ * fields, as geocoded incidents are written. Built with the tests, never run by ctest: scripts/bench-gpkg
+ * runs it.
  *
  *   bench_gpkg [--points N] [--dir DIR] [--only harmmap|insert|ogr]...
  *
@@ -50,11 +51,21 @@ typedef struct pools {
     char at[POOL][25];
 } pools;
 
-static const char *categories[] = {"anti-social-behaviour", "burglary", "criminal-damage-arson", "drugs",
-                                   "other-theft", "public-order", "robbery", "shoplifting", "vehicle-crime",
-                                   "violent-crime", "possession-of-weapons", "theft-from-the-person"};
-static const char *outcomes[] = {"Investigation complete; no suspect identified", "Unable to prosecute suspect",
-                                 "Under investigation", "Offender given a caution", NULL};
+static const char *categories[] = {"anti-social-behaviour",
+                                   "burglary",
+                                   "criminal-damage-arson",
+                                   "drugs",
+                                   "other-theft",
+                                   "public-order",
+                                   "robbery",
+                                   "shoplifting",
+                                   "vehicle-crime",
+                                   "violent-crime",
+                                   "possession-of-weapons",
+                                   "theft-from-the-person"};
+static const char *outcomes[] = {"Investigation complete; no suspect identified",
+                                 "Unable to prosecute suspect", "Under investigation",
+                                 "Offender given a caution", NULL};
 
 static uint64_t lcg(uint64_t *seed)
 {
@@ -66,7 +77,8 @@ static void make_pools(pools *p)
 {
     uint64_t seed = 42;
     for (int i = 0; i < POOL; i++) {
-        for (int k = 0; k < 64; k++) p->crime_id[i][k] = "0123456789abcdef"[lcg(&seed) % 16];
+        for (int k = 0; k < 64; k++)
+            p->crime_id[i][k] = "0123456789abcdef"[lcg(&seed) % 16];
         p->crime_id[i][64] = '\0';
         snprintf(p->location[i], sizeof p->location[i], "On or near Street %d", (int)(lcg(&seed) % 5000));
         snprintf(p->lsoa[i], sizeof p->lsoa[i], "E0%07d", (int)(lcg(&seed) % 10000000));
@@ -169,8 +181,8 @@ static int bench_harmmap(hm_ctx *ctx, const pools *p, long long points, const ch
     hm_gpkg_layer *layer = NULL;
     hm_gpkg_options options = {.srs_epsg = 27700, .rtree_method = method};
     if (hm_gpkg_create_with_options(ctx, path, &options, &gpkg) != HM_OK ||
-        hm_gpkg_add_layer(gpkg, "incidents", "Benchmark points", HM_GEOMETRY_POINT, fields, FIELD_COUNT, &layer) !=
-            HM_OK)
+        hm_gpkg_add_layer(gpkg, "incidents", "Benchmark points", HM_GEOMETRY_POINT, fields, FIELD_COUNT,
+                          &layer) != HM_OK)
         goto fail;
     hm_value values[FIELD_COUNT];
     row r;
@@ -193,7 +205,8 @@ static int bench_harmmap(hm_ctx *ctx, const pools *p, long long points, const ch
     }
     double finished = now_s(), finished_cpu = cpu_s();
     report(name, points,
-           (phase_times){inserted - start, finished - inserted, inserted_cpu - start_cpu, finished_cpu - inserted_cpu},
+           (phase_times){inserted - start, finished - inserted, inserted_cpu - start_cpu,
+                         finished_cpu - inserted_cpu},
            path);
     return rtree_verdict(path, "incidents") ? 0 : 1;
 fail:
@@ -202,12 +215,13 @@ fail:
     return 1;
 }
 
-/* OGR's GeoPackage driver as a careful user would drive it: one transaction, one reused feature. GDAL 3.6 builds
- * the R-tree when the dataset is closed, so that is timed as "finish". */
+/* OGR's GeoPackage driver as a careful user would drive it: one transaction, one reused feature. GDAL 3.6
+ * builds the R-tree when the dataset is closed, so that is timed as "finish". */
 static int bench_ogr(const pools *p, long long points, const char *path)
 {
-    static const OGRFieldType types[] = {OFTString, OFTString,    OFTString, OFTString, OFTString, OFTString,
-                                         OFTString, OFTString,    OFTInteger64, OFTReal, OFTDate, OFTDateTime};
+    static const OGRFieldType types[] = {OFTString,    OFTString, OFTString, OFTString,
+                                         OFTString,    OFTString, OFTString, OFTString,
+                                         OFTInteger64, OFTReal,   OFTDate,   OFTDateTime};
     unlink(path);
     GDALAllRegister();
     double start = now_s(), start_cpu = cpu_s();
@@ -231,8 +245,10 @@ static int bench_ogr(const pools *p, long long points, const char *path)
         make_row(p, i, &r);
         OGR_F_SetFID(feature, OGRNullFID);
         for (int k = 0; k < 8; k++) {
-            if (r.text[k]) OGR_F_SetFieldString(feature, k, r.text[k]);
-            else OGR_F_SetFieldNull(feature, k);
+            if (r.text[k])
+                OGR_F_SetFieldString(feature, k, r.text[k]);
+            else
+                OGR_F_SetFieldNull(feature, k);
         }
         OGR_F_SetFieldInteger64(feature, 8, r.count);
         OGR_F_SetFieldDouble(feature, 9, r.harm);
@@ -249,7 +265,8 @@ static int bench_ogr(const pools *p, long long points, const char *path)
     GDALClose(ds);
     double finished = now_s(), finished_cpu = cpu_s();
     report("OGR GPKG driver, GDAL " GDAL_RELEASE_NAME, points,
-           (phase_times){inserted - start, finished - inserted, inserted_cpu - start_cpu, finished_cpu - inserted_cpu},
+           (phase_times){inserted - start, finished - inserted, inserted_cpu - start_cpu,
+                         finished_cpu - inserted_cpu},
            path);
     return 0;
 }
@@ -260,8 +277,10 @@ int main(int argc, char **argv)
     const char *dir = "/tmp";
     int run_harmmap = 0, run_insert = 0, run_ogr = 0;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--points") == 0 && i + 1 < argc) points = atoll(argv[++i]);
-        else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) dir = argv[++i];
+        if (strcmp(argv[i], "--points") == 0 && i + 1 < argc)
+            points = atoll(argv[++i]);
+        else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
+            dir = argv[++i];
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
             const char *which = argv[++i];
             run_harmmap |= strcmp(which, "harmmap") == 0;
@@ -279,15 +298,16 @@ int main(int argc, char **argv)
     make_pools(p);
     char path[1024];
     int failures = 0;
-    printf("%lld points, %d fields, EPSG:27700; seconds of wall time (and of this process's CPU time)\n", points,
-           FIELD_COUNT);
+    printf("%lld points, %d fields, EPSG:27700; seconds of wall time (and of this process's CPU time)\n",
+           points, FIELD_COUNT);
     if (run_harmmap) {
         snprintf(path, sizeof path, "%s/bench-harmmap.gpkg", dir);
         failures += bench_harmmap(ctx, p, points, path, HM_GPKG_RTREE_BULK, "harmmap, R-tree bulk-loaded");
     }
     if (run_insert) {
         snprintf(path, sizeof path, "%s/bench-harmmap-insert.gpkg", dir);
-        failures += bench_harmmap(ctx, p, points, path, HM_GPKG_RTREE_INSERT, "harmmap, R-tree INSERT, STR order");
+        failures +=
+            bench_harmmap(ctx, p, points, path, HM_GPKG_RTREE_INSERT, "harmmap, R-tree INSERT, STR order");
     }
     if (run_ogr) {
         snprintf(path, sizeof path, "%s/bench-ogr.gpkg", dir);

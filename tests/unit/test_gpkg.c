@@ -1,13 +1,14 @@
 /*
- * Unit tests for gpkg.c: files are written with hm_gpkg_*, then read back with OGR, SQLite (rtreecheck, spatial
- * queries against a brute-force scan), SpatiaLite and GDAL's validate_gpkg.py; atomic replacement, file modes and
- * byte-stable output are checked on the file system.
+ * Unit tests for gpkg.c: files are written with hm_gpkg_*, then read back with OGR, SQLite (rtreecheck,
+ * spatial queries against a brute-force scan), SpatiaLite and GDAL's validate_gpkg.py; atomic replacement,
+ * file modes and byte-stable output are checked on the file system.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
+
+#include <cmocka.h> /* after the headers it needs */
 
 #include <cpl_conv.h>
 #include <dirent.h>
@@ -18,8 +19,6 @@
 #include <ogr_api.h>
 #include <ogr_srs_api.h>
 #include <sqlite3.h>
-/* spatialite.h needs sqlite3.h first */
-#include <spatialite.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,14 +26,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <spatialite.h> /* after sqlite3.h */
+
 #include "context.h"
 #include "gpkg.h"
 
 #define VALIDATOR "/usr/lib/python3/dist-packages/osgeo_utils/samples/validate_gpkg.py"
 #define POINT_COUNT 20000
 
-/* ---------------------------------------------------------------------------------------------------------- */
-/* Helpers                                                                                                    */
+/* ---- Helpers ------------------------------------------------------------------------------------------- */
 
 typedef struct fixture {
     hm_ctx *ctx;
@@ -88,8 +88,9 @@ static uint64_t lcg_next(uint64_t *seed)
     return *seed >> 33;
 }
 
-/* Point i of the sample: coordinates on a 0.5 m grid, exactly representable in float32, so that a query window
- * with edges on the 0.25 m offsets has no ambiguity between the float R-tree and a double brute-force scan. */
+/* Point i of the sample: coordinates on a 0.5 m grid, exactly representable in float32, so that a query
+ * window with edges on the 0.25 m offsets has no ambiguity between the float R-tree and a double brute-force
+ * scan. */
 static void sample_point(int i, double *x, double *y)
 {
     uint64_t seed = (uint64_t)i * 2654435761u + 12345;
@@ -105,9 +106,9 @@ static const hm_gpkg_field incident_fields[] = {
     {"at", HM_FIELD_DATETIME, "Time recorded, UTC"},
 };
 
-/* The sample GeoPackage: incidents (points, every 7th value NULL, one row without geometry), wards (a polygon and a
- * multipolygon with a hole) and an attribute table. Empty geometries have a test of their own (test_empty_geometries)
- * because GDAL 3.6's validator rejects them, GDAL's own included. */
+/* The sample GeoPackage: incidents (points, every 7th value NULL, one row without geometry), wards (a polygon
+ * and a multipolygon with a hole) and an attribute table. Empty geometries have a test of their own
+ * (test_empty_geometries) because GDAL 3.6's validator rejects them, GDAL's own included. */
 static void write_sample(hm_ctx *ctx, const char *path, const hm_gpkg_options *options)
 {
     hm_gpkg *gpkg = NULL;
@@ -121,26 +122,33 @@ static void write_sample(hm_ctx *ctx, const char *path, const hm_gpkg_options *o
         sample_point(i, &x, &y);
         snprintf(category, sizeof category, "category-%d", i % 13);
         snprintf(day, sizeof day, "2024-%02d-%02d", 1 + i % 12, 1 + i % 28);
-        snprintf(at, sizeof at, "2024-%02d-%02dT%02d:%02d:%02d", 1 + i % 12, 1 + i % 28, i % 24, i % 60, i % 59);
-        hm_value values[5] = {{.as.text = category}, {.as.integer = i}, {.as.real = i * 0.25}, {.as.text = day},
+        snprintf(at, sizeof at, "2024-%02d-%02dT%02d:%02d:%02d", 1 + i % 12, 1 + i % 28, i % 24, i % 60,
+                 i % 59);
+        hm_value values[5] = {{.as.text = category},
+                              {.as.integer = i},
+                              {.as.real = i * 0.25},
+                              {.as.text = day},
                               {.as.text = at}};
         values[i % 5].is_null = (i % 7 == 0);
         check(ctx, hm_gpkg_insert_point(incidents, x, y, values));
         if (i == 100) { /* a row without geometry: fid 102 */
-            hm_value nulls[5] = {{.is_null = 1}, {.is_null = 1}, {.is_null = 1}, {.is_null = 1}, {.is_null = 1}};
+            hm_value nulls[5] = {
+                {.is_null = 1}, {.is_null = 1}, {.is_null = 1}, {.is_null = 1}, {.is_null = 1}};
             check(ctx, hm_gpkg_insert_row(incidents, nulls));
         }
     }
     assert_int_equal(hm_gpkg_layer_count(incidents), POINT_COUNT + 1);
 
-    const hm_gpkg_field ward_fields[] = {{"code", HM_FIELD_TEXT, "ONS ward code"}, {"name", HM_FIELD_TEXT, NULL}};
+    const hm_gpkg_field ward_fields[] = {{"code", HM_FIELD_TEXT, "ONS ward code"},
+                                         {"name", HM_FIELD_TEXT, NULL}};
     check(ctx, hm_gpkg_add_layer(gpkg, "wards", NULL, HM_GEOMETRY_MULTIPOLYGON, ward_fields, 2, &wards));
     GEOSContextHandle_t geos = hm_ctx_geos(ctx);
     GEOSWKTReader *reader = GEOSWKTReader_create_r(geos);
-    const char *wkts[] = {"POLYGON ((450000 150000, 451000 150000, 451000 151000, 450000 150000))",
-                          "MULTIPOLYGON (((452000 152000, 454000 152000, 454000 154000, 452000 154000, 452000 152000),"
-                          " (452500 152500, 453000 152500, 453000 153000, 452500 152500)),"
-                          " ((455000 155000, 456000 155000, 456000 156000, 455000 155000)))"};
+    const char *wkts[] = {
+        "POLYGON ((450000 150000, 451000 150000, 451000 151000, 450000 150000))",
+        "MULTIPOLYGON (((452000 152000, 454000 152000, 454000 154000, 452000 154000, 452000 152000),"
+        " (452500 152500, 453000 152500, 453000 153000, 452500 152500)),"
+        " ((455000 155000, 456000 155000, 456000 156000, 455000 155000)))"};
     const char *codes[] = {"E05000001", "E05000002"};
     for (int i = 0; i < 2; i++) {
         GEOSGeometry *geometry = GEOSWKTReader_read_r(geos, reader, wkts[i]);
@@ -157,8 +165,11 @@ static void write_sample(hm_ctx *ctx, const char *path, const hm_gpkg_options *o
                                         {"day", HM_FIELD_DATE, NULL},
                                         {"started", HM_FIELD_DATETIME, NULL}};
     check(ctx, hm_gpkg_add_layer(gpkg, "runs", "Runs of harmmap", HM_GEOMETRY_NONE, run_fields, 5, &runs));
-    hm_value run1[5] = {{.as.text = "geocode"}, {.as.integer = 1234567890123LL}, {.as.real = 1.5},
-                        {.as.text = "2026-01-01"}, {.as.text = "2026-01-01T10:20:30.4567Z"}};
+    hm_value run1[5] = {{.as.text = "geocode"},
+                        {.as.integer = 1234567890123LL},
+                        {.as.real = 1.5},
+                        {.as.text = "2026-01-01"},
+                        {.as.text = "2026-01-01T10:20:30.4567Z"}};
     hm_value run2[5] = {{.is_null = 1}, {.is_null = 1}, {.is_null = 1}, {.is_null = 1}, {.is_null = 1}};
     check(ctx, hm_gpkg_insert_row(runs, run1));
     check(ctx, hm_gpkg_insert_row(runs, run2));
@@ -168,7 +179,8 @@ static void write_sample(hm_ctx *ctx, const char *path, const hm_gpkg_options *o
 static sqlite3 *open_db(const char *path)
 {
     sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) fail_msg("cannot open %s", path);
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+        fail_msg("cannot open %s", path);
     return db;
 }
 
@@ -176,7 +188,8 @@ static sqlite3 *open_db(const char *path)
 static void query_text(sqlite3 *db, const char *sql, char *out, size_t size)
 {
     sqlite3_stmt *stmt = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK) fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
     out[0] = '\0';
     if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0))
         snprintf(out, size, "%s", (const char *)sqlite3_column_text(stmt, 0));
@@ -203,11 +216,13 @@ static void assert_rtreecheck_ok(sqlite3 *db, const char *rtree)
 static void assert_validator_passes(const char *path)
 {
     if (access("/usr/bin/python3", X_OK) != 0 || access(VALIDATOR, R_OK) != 0) {
-        print_message("validate_gpkg.py not installed (python3-gdal): validator check skipped for %s\n", path);
+        print_message("validate_gpkg.py not installed (python3-gdal): validator check skipped for %s\n",
+                      path);
         return;
     }
     char command[2048];
-    snprintf(command, sizeof command, "/usr/bin/python3 %s -k --extra --warning-as-error '%s'", VALIDATOR, path);
+    snprintf(command, sizeof command, "/usr/bin/python3 %s -k --extra --warning-as-error '%s'", VALIDATOR,
+             path);
     int rc = system(command);
     if (rc != 0) fail_msg("validate_gpkg.py rejected %s (exit %d)", path, rc);
 }
@@ -216,8 +231,9 @@ static void assert_validator_passes(const char *path)
 static void assert_window_matches(sqlite3 *db, double min_x, double min_y, double max_x, double max_y)
 {
     sqlite3_stmt *stmt = NULL;
-    const char *sql = "SELECT id FROM rtree_incidents_geom WHERE maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ? "
-                      "ORDER BY id";
+    const char *sql =
+        "SELECT id FROM rtree_incidents_geom WHERE maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ? "
+        "ORDER BY id";
     assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK);
     sqlite3_bind_double(stmt, 1, min_x);
     sqlite3_bind_double(stmt, 2, max_x);
@@ -248,8 +264,7 @@ static void assert_window_matches(sqlite3 *db, double min_x, double min_y, doubl
     (void)found;
 }
 
-/* ---------------------------------------------------------------------------------------------------------- */
-/* Tests                                                                                                      */
+/* ---- Tests --------------------------------------------------------------------------------------------- */
 
 static void test_read_back_with_ogr(void **state)
 {
@@ -292,7 +307,7 @@ static void test_read_back_with_ogr(void **state)
     assert_int_equal(OGR_L_GetExtent(incidents, &extent, 0), OGRERR_NONE);
     assert_true(extent.MinX == min_x && extent.MinY == min_y && extent.MaxX == max_x && extent.MaxY == max_y);
 
-    /* Feature 16 is sample point 15 (15 % 7 != 0: no NULL); feature 8 is point 7 (value 7 % 5 = 2 is NULL). */
+    /* Feature 16 is sample point 15 (15 % 7 != 0: no NULL); feature 8 is point 7 (its value 2 is NULL). */
     OGRFeatureH feature = OGR_L_GetFeature(incidents, 16);
     assert_non_null(feature);
     double x, y;
@@ -319,18 +334,21 @@ static void test_read_back_with_ogr(void **state)
     OGR_F_Destroy(feature);
     feature = OGR_L_GetFeature(incidents, 102); /* the row without geometry */
     assert_null(OGR_F_GetGeometryRef(feature));
-    for (int i = 0; i < 5; i++) assert_false(OGR_F_IsFieldSetAndNotNull(feature, i));
+    for (int i = 0; i < 5; i++)
+        assert_false(OGR_F_IsFieldSetAndNotNull(feature, i));
     OGR_F_Destroy(feature);
 
     OGRLayerH wards = GDALDatasetGetLayerByName(ds, "wards");
     assert_int_equal(OGR_L_GetFeatureCount(wards, 1), 2);
     assert_int_equal(wkbFlatten(OGR_L_GetGeomType(wards)), wkbMultiPolygon);
     assert_int_equal(OGR_L_GetExtent(wards, &extent, 0), OGRERR_NONE);
-    assert_true(extent.MinX == 450000 && extent.MinY == 150000 && extent.MaxX == 456000 && extent.MaxY == 156000);
-    const char *expected[] = {
-        "MULTIPOLYGON (((450000 150000,451000 150000,451000 151000,450000 150000)))",
-        "MULTIPOLYGON (((452000 152000,454000 152000,454000 154000,452000 154000,452000 152000),(452500 152500,"
-        "453000 152500,453000 153000,452500 152500)),((455000 155000,456000 155000,456000 156000,455000 155000)))"};
+    assert_true(extent.MinX == 450000 && extent.MinY == 150000 && extent.MaxX == 456000 &&
+                extent.MaxY == 156000);
+    const char *expected[] = {"MULTIPOLYGON (((450000 150000,451000 150000,451000 151000,450000 150000)))",
+                              "MULTIPOLYGON (((452000 152000,454000 152000,454000 154000,452000 "
+                              "154000,452000 152000),(452500 152500,"
+                              "453000 152500,453000 153000,452500 152500)),((455000 155000,456000 "
+                              "155000,456000 156000,455000 155000)))"};
     for (int i = 0; i < 2; i++) {
         feature = OGR_L_GetFeature(wards, i + 1);
         char *wkt = NULL;
@@ -351,7 +369,8 @@ static void test_read_back_with_ogr(void **state)
     assert_string_equal(OGR_F_GetFieldAsString(feature, 4), "2026/01/01 10:20:30.456+00");
     OGR_F_Destroy(feature);
     feature = OGR_L_GetFeature(runs, 2);
-    for (int i = 0; i < 5; i++) assert_false(OGR_F_IsFieldSetAndNotNull(feature, i));
+    for (int i = 0; i < 5; i++)
+        assert_false(OGR_F_IsFieldSetAndNotNull(feature, i));
     OGR_F_Destroy(feature);
     GDALClose(ds);
 
@@ -362,23 +381,31 @@ static void test_read_back_with_ogr(void **state)
     char text[1024];
     query_text(db, "SELECT last_change FROM gpkg_contents WHERE table_name = 'incidents'", text, sizeof text);
     assert_string_equal(text, "2026-01-01T00:00:00.000Z"); /* OGR_CURRENT_DATE, set by ctest and main() */
-    query_text(db, "SELECT data_type || ' ' || srs_id || ' ' || description FROM gpkg_contents WHERE "
-                   "table_name = 'runs'", text, sizeof text);
-    assert_string_equal(text, "attributes 0 Runs of harmmap");
-    query_text(db, "SELECT description FROM gpkg_data_columns WHERE table_name = 'incidents' AND column_name = 'at'",
+    query_text(db,
+               "SELECT data_type || ' ' || srs_id || ' ' || description FROM gpkg_contents WHERE "
+               "table_name = 'runs'",
                text, sizeof text);
+    assert_string_equal(text, "attributes 0 Runs of harmmap");
+    query_text(
+        db, "SELECT description FROM gpkg_data_columns WHERE table_name = 'incidents' AND column_name = 'at'",
+        text, sizeof text);
     assert_string_equal(text, "Time recorded, UTC");
-    assert_int_equal(query_int(db, "SELECT count(*) FROM gpkg_extensions WHERE extension_name = 'gpkg_schema'"), 2);
-    assert_int_equal(query_int(db, "SELECT count(*) FROM gpkg_extensions WHERE extension_name = 'gpkg_rtree_index'"),
-                     2);
-    assert_int_equal(query_int(db, "SELECT feature_count FROM gpkg_ogr_contents WHERE table_name = 'incidents'"),
-                     POINT_COUNT + 1);
-    query_text(db, "SELECT srs_name || '|' || definition FROM gpkg_spatial_ref_sys WHERE srs_id = 27700", text,
-               sizeof text);
+    assert_int_equal(
+        query_int(db, "SELECT count(*) FROM gpkg_extensions WHERE extension_name = 'gpkg_schema'"), 2);
+    assert_int_equal(
+        query_int(db, "SELECT count(*) FROM gpkg_extensions WHERE extension_name = 'gpkg_rtree_index'"), 2);
+    assert_int_equal(
+        query_int(db, "SELECT feature_count FROM gpkg_ogr_contents WHERE table_name = 'incidents'"),
+        POINT_COUNT + 1);
+    query_text(db, "SELECT srs_name || '|' || definition FROM gpkg_spatial_ref_sys WHERE srs_id = 27700",
+               text, sizeof text);
     assert_non_null(strstr(text, "OSGB36 / British National Grid|PROJCS[\"OSGB36 / British National Grid\""));
     assert_non_null(strstr(text, "AUTHORITY[\"EPSG\",\"27700\"]]"));
     query_text(db, "SELECT hex(geom) FROM incidents WHERE fid = 1", text, sizeof text);
-    assert_memory_equal(text, "47500001346C0000" "0101000000", 26); /* GP, v0, LE no envelope, 27700, WKB point */
+    assert_memory_equal(text,
+                        "47500001346C0000"
+                        "0101000000",
+                        26); /* GP, v0, LE no envelope, 27700, WKB point */
     query_text(db, "SELECT hex(substr(geom, 1, 4)) FROM wards WHERE fid = 1", text, sizeof text);
     assert_string_equal(text, "47500003"); /* XY envelope */
     sqlite3_close(db);
@@ -393,8 +420,8 @@ static void check_rtree_queries(const char *path)
     assert_int_equal(query_int(db, "SELECT count(*) FROM rtree_incidents_geom"), POINT_COUNT);
     assert_int_equal(query_int(db, "SELECT count(*) FROM rtree_wards_geom"), 2);
     /* 20,000 entries need a root above two levels of 51-cell nodes at most: depth 2. */
-    assert_int_equal(query_int(db, "SELECT hex(substr(data, 1, 2)) FROM rtree_incidents_geom_node WHERE nodeno = 1"),
-                     2);
+    assert_int_equal(
+        query_int(db, "SELECT hex(substr(data, 1, 2)) FROM rtree_incidents_geom_node WHERE nodeno = 1"), 2);
     uint64_t seed = 99;
     for (int q = 0; q < 40; q++) {
         double x = 450000.25 + (double)(lcg_next(&seed) % 110000) * 0.5;
@@ -420,8 +447,9 @@ static void test_rtree_bulk(void **state)
     check_rtree_queries(path);
 }
 
-/* SQLite's own R*Tree code takes over the packed tree: thousands of inserts (node splits) and deletions (underfull
- * nodes condensed and reinserted), after which the tree is still sound and still answers like a brute-force scan. */
+/* SQLite's own R*Tree code takes over the packed tree: thousands of inserts (node splits) and deletions
+ * (underfull nodes condensed and reinserted), after which the tree is still sound and still answers like a
+ * brute-force scan. */
 static void test_rtree_modified_by_sqlite(void **state)
 {
     fixture *f = *state;
@@ -432,8 +460,9 @@ static void test_rtree_modified_by_sqlite(void **state)
     sqlite3 *db = open_db(path);
     assert_int_equal(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_stmt *stmt = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO rtree_incidents_geom VALUES (?, ?, ?, ?, ?)", -1, &stmt, NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "INSERT INTO rtree_incidents_geom VALUES (?, ?, ?, ?, ?)", -1, &stmt, NULL),
+        SQLITE_OK);
     uint64_t seed = 5;
     for (int i = 0; i < 5000; i++) {
         double x = 450000.0 + (double)(lcg_next(&seed) % 120000) * 0.5;
@@ -448,8 +477,9 @@ static void test_rtree_modified_by_sqlite(void **state)
     }
     sqlite3_finalize(stmt);
     /* Delete two thirds of a band of leaves and a scattering elsewhere. */
-    assert_int_equal(sqlite3_exec(db, "DELETE FROM rtree_incidents_geom WHERE id < 1000000 AND (id % 3 != 0 OR "
-                                      "(minx < 470000 AND id % 5 != 0))",
+    assert_int_equal(sqlite3_exec(db,
+                                  "DELETE FROM rtree_incidents_geom WHERE id < 1000000 AND (id % 3 != 0 OR "
+                                  "(minx < 470000 AND id % 5 != 0))",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
@@ -457,9 +487,10 @@ static void test_rtree_modified_by_sqlite(void **state)
     /* Every remaining entry is found at its own box; the count matches a scan of the rowid map. */
     assert_int_equal(query_int(db, "SELECT count(*) FROM rtree_incidents_geom_rowid"),
                      query_int(db, "SELECT count(*) FROM rtree_incidents_geom WHERE minx > -1e30"));
-    assert_int_equal(query_int(db, "SELECT count(*) FROM rtree_incidents_geom AS r WHERE (SELECT count(*) FROM "
-                                   "rtree_incidents_geom AS q WHERE q.minx <= r.minx AND q.maxx >= r.maxx AND "
-                                   "q.miny <= r.miny AND q.maxy >= r.maxy AND q.id = r.id) != 1"),
+    assert_int_equal(query_int(db,
+                               "SELECT count(*) FROM rtree_incidents_geom AS r WHERE (SELECT count(*) FROM "
+                               "rtree_incidents_geom AS q WHERE q.minx <= r.minx AND q.maxx >= r.maxx AND "
+                               "q.miny <= r.miny AND q.maxy >= r.maxy AND q.id = r.id) != 1"),
                      0);
     sqlite3_close(db);
 }
@@ -485,8 +516,8 @@ static void test_rtree_insert_method(void **state)
     sqlite3_close(check_db);
 }
 
-/* Coordinates that float32 cannot hold, negative ones included, and tree sizes at the node-capacity edges: every
- * point is found by a query at its exact position, and rtreecheck passes. */
+/* Coordinates that float32 cannot hold, negative ones included, and tree sizes at the node-capacity edges:
+ * every point is found by a query at its exact position, and rtreecheck passes. */
 static void test_rtree_rounding_and_sizes(void **state)
 {
     fixture *f = *state;
@@ -511,11 +542,12 @@ static void test_rtree_rounding_and_sizes(void **state)
         assert_rtreecheck_ok(db, "rtree_p_geom");
         assert_int_equal(query_int(db, "SELECT count(*) FROM rtree_p_geom_rowid"), sizes[s]);
         sqlite3_stmt *stmt = NULL;
-        assert_int_equal(sqlite3_prepare_v2(db,
-                                            "SELECT count(*) FROM rtree_p_geom WHERE id = ?1 AND minx <= ?2 AND "
-                                            "maxx >= ?2 AND miny <= ?3 AND maxy >= ?3",
-                                            -1, &stmt, NULL),
-                         SQLITE_OK);
+        assert_int_equal(
+            sqlite3_prepare_v2(db,
+                               "SELECT count(*) FROM rtree_p_geom WHERE id = ?1 AND minx <= ?2 AND "
+                               "maxx >= ?2 AND miny <= ?3 AND maxy >= ?3",
+                               -1, &stmt, NULL),
+            SQLITE_OK);
         seed = 1 + (uint64_t)s;
         for (int i = 0; i < sizes[s]; i++) {
             double x = ((double)lcg_next(&seed) / 2147483648.0 - 0.5) * (i % 2 ? 2e3 : 1.4e6);
@@ -525,7 +557,8 @@ static void test_rtree_rounding_and_sizes(void **state)
             sqlite3_bind_double(stmt, 2, x);
             sqlite3_bind_double(stmt, 3, y);
             assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
-            if (sqlite3_column_int(stmt, 0) != 1) fail_msg("size %d: point %d (%.17g %.17g) not in its box", sizes[s], i, x, y);
+            if (sqlite3_column_int(stmt, 0) != 1)
+                fail_msg("size %d: point %d (%.17g %.17g) not in its box", sizes[s], i, x, y);
             sqlite3_reset(stmt);
         }
         sqlite3_finalize(stmt);
@@ -543,7 +576,7 @@ static void test_edits_keep_rtree(void **state)
     hm_gpkg_options options = {.srs_epsg = 27700};
     write_sample(f->ctx, path, &options);
     GDALAllRegister();
-    /* GDAL stamps last_change with OGR_CURRENT_DATE verbatim when it edits; the validator needs milliseconds. */
+    /* GDAL stamps last_change with OGR_CURRENT_DATE as it is; the validator wants milliseconds. */
     setenv("OGR_CURRENT_DATE", "2026-01-01T00:00:00.000Z", 1);
     GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_UPDATE, NULL, NULL, NULL);
     assert_non_null(ds);
@@ -570,15 +603,18 @@ static void test_edits_keep_rtree(void **state)
     assert_int_equal(query_int(db, "SELECT count(*) FROM rtree_incidents_geom"), POINT_COUNT);
     char sql[256];
     snprintf(sql, sizeof sql,
-             "SELECT group_concat(id) FROM rtree_incidents_geom WHERE minx <= 400000.125 AND maxx >= 400000.125 AND "
+             "SELECT group_concat(id) FROM rtree_incidents_geom WHERE minx <= 400000.125 AND maxx >= "
+             "400000.125 AND "
              "miny <= 100000.125 AND maxy >= 100000.125");
     assert_int_equal(query_int(db, sql), new_fid);
     assert_int_equal(query_int(db, "SELECT count(*) FROM rtree_incidents_geom WHERE id = 5"), 0);
-    assert_int_equal(query_int(db, "SELECT group_concat(id) FROM rtree_incidents_geom WHERE minx <= 600000.5 AND "
-                                   "maxx >= 600000.5 AND miny <= 200000.5 AND maxy >= 200000.5"),
+    assert_int_equal(query_int(db,
+                               "SELECT group_concat(id) FROM rtree_incidents_geom WHERE minx <= 600000.5 AND "
+                               "maxx >= 600000.5 AND miny <= 200000.5 AND maxy >= 200000.5"),
                      9);
-    assert_int_equal(query_int(db, "SELECT feature_count FROM gpkg_ogr_contents WHERE table_name = 'incidents'"),
-                     POINT_COUNT + 1);
+    assert_int_equal(
+        query_int(db, "SELECT feature_count FROM gpkg_ogr_contents WHERE table_name = 'incidents'"),
+        POINT_COUNT + 1);
     sqlite3_close(db);
     assert_validator_passes(path);
 }
@@ -599,8 +635,9 @@ static void test_spatialite_reads(void **state)
     char text[256];
     double x, y;
     sample_point(0, &x, &y);
-    query_text(db, "SELECT ST_X(GeomFromGPB(geom)) || ' ' || ST_Y(GeomFromGPB(geom)) || ' ' || "
-                   "ST_Srid(GeomFromGPB(geom)) FROM incidents WHERE fid = 1",
+    query_text(db,
+               "SELECT ST_X(GeomFromGPB(geom)) || ' ' || ST_Y(GeomFromGPB(geom)) || ' ' || "
+               "ST_Srid(GeomFromGPB(geom)) FROM incidents WHERE fid = 1",
                text, sizeof text);
     char expected[256];
     snprintf(expected, sizeof expected, "%.1f %.1f 27700", x, y);
@@ -615,9 +652,10 @@ static void test_spatialite_reads(void **state)
     spatialite_cleanup_ex(cache);
 }
 
-/* Empty geometries are written byte for byte as GDAL 3.6 writes them (empty flag, no envelope; POINT EMPTY as NaN
- * coordinates), read back as empty by OGR, and kept out of the R-tree. GDAL 3.6's validate_gpkg.py reads the empty
- * flag from bit 3 instead of bit 4 and so rejects these files, GDAL's own as well: it is not run here. */
+/* Empty geometries are written byte for byte as GDAL 3.6 writes them (empty flag, no envelope; POINT EMPTY as
+ * NaN coordinates), read back as empty by OGR, and kept out of the R-tree. GDAL 3.6's validate_gpkg.py reads
+ * the empty flag from bit 3 instead of bit 4 and so rejects these files, GDAL's own as well: it is not run
+ * here. */
 static void test_empty_geometries(void **state)
 {
     fixture *f = *state;
@@ -691,7 +729,8 @@ static int count_temporaries(const char *dir_path, const char *base)
     int count = 0;
     size_t length = strlen(base);
     while (dir && (entry = readdir(dir)) != NULL)
-        if (strncmp(entry->d_name, base, length) == 0 && strncmp(entry->d_name + length, ".tmp-", 5) == 0) count++;
+        if (strncmp(entry->d_name, base, length) == 0 && strncmp(entry->d_name + length, ".tmp-", 5) == 0)
+            count++;
     if (dir) closedir(dir);
     return count;
 }
@@ -832,7 +871,8 @@ static void test_quoted_names(void **state)
     hm_gpkg *gpkg = NULL;
     hm_gpkg_layer *layer = NULL;
     check(f->ctx, hm_gpkg_create(f->ctx, path, 27700, &gpkg));
-    check(f->ctx, hm_gpkg_add_layer(gpkg, layer_name, "desc with 'quotes'", HM_GEOMETRY_POINT, fields, 2, &layer));
+    check(f->ctx,
+          hm_gpkg_add_layer(gpkg, layer_name, "desc with 'quotes'", HM_GEOMETRY_POINT, fields, 2, &layer));
     for (int i = 0; i < 100; i++) {
         hm_value values[2] = {{.as.text = "O'Brien \"x\""}, {.as.integer = i}};
         check(f->ctx, hm_gpkg_insert_point(layer, 500000 + i, 200000 + i, values));
@@ -884,7 +924,8 @@ static void test_invalid_input(void **state)
     assert_int_equal(hm_gpkg_add_layer(gpkg, "l", NULL, HM_GEOMETRY_POINT, twice, 2, &rejected), HM_EINVAL);
     const hm_gpkg_field geom[] = {{"geom", HM_FIELD_TEXT, NULL}};
     assert_int_equal(hm_gpkg_add_layer(gpkg, "l", NULL, HM_GEOMETRY_POINT, geom, 1, &rejected), HM_EINVAL);
-    assert_int_equal(hm_gpkg_add_layer(gpkg, "gpkg_things", NULL, HM_GEOMETRY_POINT, NULL, 0, &rejected), HM_EINVAL);
+    assert_int_equal(hm_gpkg_add_layer(gpkg, "gpkg_things", NULL, HM_GEOMETRY_POINT, NULL, 0, &rejected),
+                     HM_EINVAL);
     const hm_gpkg_field dated[] = {{"day", HM_FIELD_DATE, NULL}, {"at", HM_FIELD_DATETIME, NULL}};
     check(f->ctx, hm_gpkg_add_layer(gpkg, "l", NULL, HM_GEOMETRY_POINT, dated, 2, &layer));
     assert_int_equal(hm_gpkg_add_layer(gpkg, "L", NULL, HM_GEOMETRY_POINT, NULL, 0, &rejected), HM_EINVAL);
@@ -909,8 +950,8 @@ static void test_invalid_input(void **state)
     sqlite3_close(db);
 }
 
-/* Rows are buffered and inserted 64 at a time: hm_gpkg_database() shows every accepted row, a rejected row in the
- * middle of a batch leaves no trace, and a layer too wide for 64 rows a statement still works. */
+/* Rows are buffered and inserted 64 at a time: hm_gpkg_database() shows every accepted row, a rejected row in
+ * the middle of a batch leaves no trace, and a layer too wide for 64 rows a statement still works. */
 static void test_buffered_rows(void **state)
 {
     fixture *f = *state;
@@ -936,7 +977,8 @@ static void test_buffered_rows(void **state)
         hm_value values[2] = {{.as.text = name}, {.as.text = i == 70 ? "2024-02-30x" : "2024-02-03"}};
         int status = hm_gpkg_insert_point(narrow, i, i, values);
         assert_int_equal(status, i == 70 ? HM_EINVAL : HM_OK);
-        for (int k = 0; k < WIDE; k++) wide_values[k] = (hm_value){.as.integer = i * 1000 + k};
+        for (int k = 0; k < WIDE; k++)
+            wide_values[k] = (hm_value){.as.integer = i * 1000 + k};
         check(f->ctx, hm_gpkg_insert_point(wide, i, -i, wide_values));
     }
     assert_int_equal(hm_gpkg_layer_count(narrow), 99);
@@ -953,11 +995,13 @@ static void test_buffered_rows(void **state)
     query_text(db, "SELECT name FROM narrow WHERE fid = 100", text, sizeof text);
     assert_string_equal(text, "last");
     assert_int_equal(query_int(db, "SELECT f699 FROM wide WHERE fid = 100"), 99699);
-    assert_int_equal(query_int(db, "SELECT count(*) FROM rtree_narrow_geom WHERE minx <= 71 AND maxx >= 71 AND "
-                                   "id = 71"),
+    assert_int_equal(query_int(db,
+                               "SELECT count(*) FROM rtree_narrow_geom WHERE minx <= 71 AND maxx >= 71 AND "
+                               "id = 71"),
                      1);
-    assert_int_equal(query_int(db, "SELECT count(*) FROM rtree_wide_geom WHERE miny <= -99 AND maxy >= -99 AND "
-                                   "id = 100"),
+    assert_int_equal(query_int(db,
+                               "SELECT count(*) FROM rtree_wide_geom WHERE miny <= -99 AND maxy >= -99 AND "
+                               "id = 100"),
                      1);
     assert_rtreecheck_ok(db, "rtree_narrow_geom");
     assert_rtreecheck_ok(db, "rtree_wide_geom");
