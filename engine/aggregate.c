@@ -1021,6 +1021,30 @@ static int read_layer(agg_run *run, const char *layer, int is_intelligence)
     return status;
 }
 
+/* Names the categories that got harm 0 for want of a weight, for the report: a planner must know what the map
+ * leaves out. Counts are left out of public products (they may be small). */
+static void describe_unweighted(agg_run *run)
+{
+    char *note = run->result.unweighted_note;
+    size_t size = sizeof run->result.unweighted_note, used = 0;
+    note[0] = '\0';
+    for (size_t i = 0; i < hm_harm_model_flagged_count(run->model); i++) {
+        hm_harm_flag flag;
+        const char *name;
+        long long count;
+        hm_harm_model_flagged(run->model, i, &flag, &name, &count);
+        if (flag != HM_HARM_UNKNOWN_CATEGORY && flag != HM_HARM_NO_WEIGHT) continue;
+        char item[256];
+        if (run->options->public_mode)
+            snprintf(item, sizeof item, "%s", name);
+        else
+            snprintf(item, sizeof item, "%s (%lld record%s)", name, count, count == 1 ? "" : "s");
+        int written = snprintf(note + used, size - used, "%s%s", used ? "; " : "", item);
+        if (written < 0 || (size_t)written >= size - used) break;
+        used += (size_t)written;
+    }
+}
+
 static int read_records(agg_run *run)
 {
     int status = HM_OK;
@@ -1028,7 +1052,10 @@ static int read_records(agg_run *run)
     if (status == HM_OK && table_exists(run->db, "intelligence")) status = read_layer(run, "intelligence", 1);
     if (status != HM_OK) return status;
     hm_agg_result *result = &run->result;
-    if (run->model) hm_harm_model_warn(run->ctx, run->model);
+    if (run->model) {
+        hm_harm_model_warn(run->ctx, run->model);
+        describe_unweighted(run);
+    }
     if (run->null_harm_values)
         hm_warn(run->ctx, "%lld records have an empty harm value: counted with harm 0", run->null_harm_values);
     if (result->records_undated && run->options->period_count)
@@ -1833,6 +1860,10 @@ static int write_metadata_layer(agg_run *run, GDALDatasetH dataset)
     snprintf(items[n++].value, sizeof items[0].value, "%s", result->input_path);
     items[n].key = "harm_source";
     snprintf(items[n++].value, sizeof items[0].value, "%s", result->harm_source);
+    if (result->unweighted_note[0]) {
+        items[n].key = "unweighted_categories";
+        snprintf(items[n++].value, sizeof items[0].value, "no weight, harm 0: %s", result->unweighted_note);
+    }
     items[n].key = "hotspots_wards";
     snprintf(items[n++].value, sizeof items[0].value, "%s", result->wards.hotspot_note);
     if (result->has_beats) {

@@ -84,6 +84,7 @@ typedef struct hm_agg_result {
     double neighbour_tolerance_m;
     char harm_source[20000];      /* where harm came from: the geocode column or the model's description */
     char unit[96];
+    char unweighted_note[2048];      /* categories that got no weight (harm 0), for the report; "" when none */
     long long records_read, records_used, records_outside, records_undated, records_outside_periods;
     long long withheld_intelligence; /* --public: intelligence left out (handling code not P) */
     long long partial_month_records; /* month-dated records in a month a period only partly covers */

@@ -396,6 +396,13 @@ int hm_agg_write_report(hm_ctx *ctx, const hm_agg_result *result, const char *pa
             fputs("No intelligence had to be left out for its handling code. ", file);
         fputs("No record-level data is included.</div>\n", file);
     }
+    if (result->unweighted_note[0]) {
+        fputs("<div class=\"note\"><strong>Not counted in harm:</strong> these categories have no weight in the "
+              "harm table, so their records add nothing to any ward's harm (they are still counted as records): ",
+              file);
+        write_escaped(file, result->unweighted_note);
+        fputs(". Give them weights in a copy of the table (--harm-index FILE) to include them.</div>\n", file);
+    }
     fputs("<div class=\"note\">Harm weights one record against another (a homicide weighs as much as thousands of "
           "thefts), so a ward's total can rest on a few records: see <em>Top categories</em> and <em>Few "
           "records?</em> before acting on a rank.</div>\n", file);

@@ -678,9 +678,9 @@ void hm_harm_model_warn(hm_ctx *ctx, const hm_harm_model *model)
         const named_count *named = &model->named[i];
         switch (named->flag) {
         case HM_HARM_UNKNOWN_CATEGORY:
-            hm_warn(ctx, "harm: %lld record%s of category '%s' match no row of %s: their harm is 0; add a row "
+            hm_warn(ctx, "harm: %lld record%s of category '%s' match%s no row of %s: their harm is 0; add a row "
                     "(or an alias) to a copy of the table and give it with --harm-index FILE", named->count,
-                    named->count == 1 ? "" : "s", named->name, table);
+                    named->count == 1 ? "" : "s", named->name, named->count == 1 ? "es" : "", table);
             break;
         case HM_HARM_NO_WEIGHT:
             hm_warn(ctx, "harm: %lld record%s of category '%s': %s has no verified weight for it (left empty): "
@@ -710,6 +710,21 @@ void hm_harm_model_warn(hm_ctx *ctx, const hm_harm_model *model)
     if (model->flag_counts[HM_HARM_AFTER_REFERENCE])
         hm_warn(ctx, "harm: %lld records are dated after the reference date: recency multiplier 1 (not above)",
                 model->flag_counts[HM_HARM_AFTER_REFERENCE]);
+}
+
+size_t hm_harm_model_flagged_count(const hm_harm_model *model)
+{
+    return model ? model->named_count_used : 0;
+}
+
+int hm_harm_model_flagged(const hm_harm_model *model, size_t index, hm_harm_flag *flag, const char **name,
+                          long long *count)
+{
+    if (!model || index >= model->named_count_used) return HM_EINVAL;
+    *flag = model->named[index].flag;
+    *name = model->named[index].name;
+    *count = model->named[index].count;
+    return HM_OK;
 }
 
 const char *hm_harm_model_description(const hm_harm_model *model)

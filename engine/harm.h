@@ -101,6 +101,12 @@ long long hm_harm_model_flag_count(const hm_harm_model *model, hm_harm_flag flag
  * hm_warn), e.g. "harm: 12 records of category 'Fraud' match no row of cchi.csv: their harm is 0; add a row". */
 void hm_harm_model_warn(hm_ctx *ctx, const hm_harm_model *model);
 
+/* The categories (and OCG references) flagged so far, each once with its record count, for reports: index runs
+ * from 0 to hm_harm_model_flagged_count() - 1; *name is owned by the model. Returns HM_EINVAL past the end. */
+size_t hm_harm_model_flagged_count(const hm_harm_model *model);
+int hm_harm_model_flagged(const hm_harm_model *model, size_t index, hm_harm_flag *flag, const char **name,
+                          long long *count);
+
 /* What the model is, for output metadata: e.g. "cchi (data/harm/cchi.csv: Cambridge Crime Harm Index, days of
  * custody); grading data/harm/grading.csv; no OCG table; half-life 180 days from 2024-06-30". */
 const char *hm_harm_model_description(const hm_harm_model *model);

@@ -43,6 +43,7 @@ expect_eq "CSV rows" "$(wc -l < out/ward_harm.csv)" 10
 grep -q '^W01,Ward 1,1,2000,35,35,0,35,17.5,' out/ward_harm.csv || fail "ward_harm.csv W01 row: $(grep ^W01 out/ward_harm.csv)"
 ! grep -qiE 'nan|inf' out/ward_harm.csv out/beat_harm.csv || fail "NaN or infinity written to a CSV"
 [ -s out/report.html ] || fail "no report.html"
+grep -q "Not counted in harm:</strong>.*Fraud (2 records)" out/report.html || fail "report does not name the unweighted category"
 # Metadata says where harm came from; the input's own layers are untouched.
 sql $g "SELECT value FROM aggregate_runs WHERE item = 'harm_source'" | grep -q "computed by harmmap aggregate" \
   || fail "aggregate_runs does not say harm was computed here"

@@ -106,6 +106,17 @@ static void test_cchi_categories(void **state)
     hm_harm_model_weigh(model, &in, &parts);
     assert_int_equal(parts.flag, HM_HARM_UNKNOWN_CATEGORY);
     assert_int_equal(hm_harm_model_flag_count(model, HM_HARM_UNKNOWN_CATEGORY), 3);
+    /* Each flagged name once, with its count, for reports. */
+    assert_int_equal(hm_harm_model_flagged_count(model), 2);
+    hm_harm_flag flag;
+    const char *name;
+    long long count;
+    assert_int_equal(hm_harm_model_flagged(model, 0, &flag, &name, &count), HM_OK);
+    assert_string_equal(name, "Fraud");
+    assert_true(count == 2 && flag == HM_HARM_UNKNOWN_CATEGORY);
+    assert_int_equal(hm_harm_model_flagged(model, 1, &flag, &name, &count), HM_OK);
+    assert_string_equal(name, "(empty)");
+    assert_int_equal(hm_harm_model_flagged(model, 2, &flag, &name, &count), HM_EINVAL);
     assert_string_equal(hm_harm_flag_code(HM_HARM_UNKNOWN_CATEGORY), "unknown_category");
 
     /* A negative weight is a caller error, not a record flag. */
