@@ -5,6 +5,7 @@
 #include "boundaries.h"
 #include "csv.h"
 #include "gpkg.h"
+#include "harm.h"
 #include "idset.h"
 #include "pip.h"
 #include "postcodes.h"
@@ -31,7 +32,8 @@ struct hm_geocode_options {
     hm_string_list incident_paths;
     hm_string_list intelligence_paths;
     hm_field_names field_names;
-    int show_help;
+    hm_harm_options harm;
+    const char *half_life_text, *reference_date_text;
 };
 
 static const char geocode_usage[] =
@@ -60,6 +62,15 @@ static const char geocode_usage[] =
     "  --grading-order SIH                order of the parts in a single grading column (S source evaluation,\n"
     "                                     I intelligence assessment, H handling code)\n"
     "  --max-record-bytes N               longest record accepted (default 1048576)\n"
+    "Harm (each record's harm and its parts are written in its row):\n"
+    "  --harm-index cchi|css|FILE         category weights: Cambridge Crime Harm Index (default), ONS Crime\n"
+    "                                     Severity Score, or a CSV table (see data/harm/README.md)\n"
+    "  --grading-table FILE               intelligence grading multipliers (default data/harm/grading.csv)\n"
+    "  --ocg-table FILE                   organised crime group scores (ocg_ref,score) multiplying harm\n"
+    "  --half-life DAYS[d]                recency decay 0.5^(age / half-life) back from --reference-date\n"
+    "  --reference-date YYYY-MM-DD        the date ages are measured from (required with --half-life)\n"
+    "  --exclude-proactive                proactively found categories (drugs, weapons) get harm 0, as in\n"
+    "                                     the original Cambridge method\n"
     "  -q                                 quiet: no summary\n";
 
 void hm_geocode_options_free(hm_geocode_options *options)
@@ -68,6 +79,33 @@ void hm_geocode_options_free(hm_geocode_options *options)
     hm_string_list_free(&options->incident_paths);
     hm_string_list_free(&options->intelligence_paths);
     free(options);
+}
+
+/* --half-life 180 or 180d (days), with a --reference-date to measure ages from. */
+static int parse_recency(hm_ctx *ctx, hm_geocode_options *options)
+{
+    if (!options->half_life_text) {
+        if (options->reference_date_text)
+            return hm_error(ctx, HM_EINVAL, "--reference-date is only used with --half-life: give both or neither");
+        return HM_OK;
+    }
+    char number[64];
+    snprintf(number, sizeof number, "%s", options->half_life_text);
+    size_t length = strlen(number);
+    if (length > 0 && (number[length - 1] == 'd' || number[length - 1] == 'D')) number[length - 1] = '\0';
+    int status = hm_arg_double(ctx, "--half-life", number, &options->harm.half_life_days);
+    if (status != HM_OK) return status;
+    if (options->harm.half_life_days <= 0)
+        return hm_error(ctx, HM_EINVAL, "--half-life %s: give a positive number of days, e.g. 180d",
+                        options->half_life_text);
+    if (!options->reference_date_text)
+        return hm_error(ctx, HM_EINVAL, "--half-life needs --reference-date YYYY-MM-DD, the date ages are "
+                        "measured from (usually the end of the period analysed)");
+    hm_date reference;
+    if (hm_parse_date(options->reference_date_text, &reference) != HM_REJECT_NONE)
+        return hm_error(ctx, HM_EINVAL, "--reference-date %s: not a date (YYYY-MM-DD)", options->reference_date_text);
+    options->harm.reference_days = reference.days_since_epoch;
+    return HM_OK;
 }
 
 static const char *input_path_at(const hm_geocode_options *options, size_t index)
@@ -100,6 +138,10 @@ int hm_geocode_options_new(hm_ctx *ctx, int argc, char **argv, hm_geocode_option
             hm_ctx_set_verbosity(ctx, HM_QUIET);
             continue;
         }
+        if (strcmp(arg, "--exclude-proactive") == 0) {
+            options->harm.exclude_proactive = 1;
+            continue;
+        }
         if (strcmp(arg, "--verbose") == 0) {
             hm_ctx_set_verbosity(ctx, HM_VERBOSE);
             continue;
@@ -119,6 +161,11 @@ int hm_geocode_options_new(hm_ctx *ctx, int argc, char **argv, hm_geocode_option
         STRING_OPTION("--crs", options->target_crs)
         STRING_OPTION("--postcodes", options->postcodes_path)
         STRING_OPTION("--grading-order", options->field_names.grading_order)
+        STRING_OPTION("--harm-index", options->harm.index)
+        STRING_OPTION("--grading-table", options->harm.grading_table)
+        STRING_OPTION("--ocg-table", options->harm.ocg_table)
+        STRING_OPTION("--half-life", options->half_life_text)
+        STRING_OPTION("--reference-date", options->reference_date_text)
 #undef STRING_OPTION
         if (matched < 0) {
             status = matched;
@@ -166,6 +213,7 @@ int hm_geocode_options_new(hm_ctx *ctx, int argc, char **argv, hm_geocode_option
             if (strcmp(a, b) == 0)
                 status = hm_error(ctx, HM_EINVAL, "%s is given twice as an input: give each file once", a);
         }
+    if (status == HM_OK) status = parse_recency(ctx, options);
     const char *order = options->field_names.grading_order;
     if (status == HM_OK && order &&
         (strlen(order) != 3 || !strchr(order, 'S') || !strchr(order, 'I') || !strchr(order, 'H')))
@@ -181,11 +229,23 @@ int hm_geocode_options_new(hm_ctx *ctx, int argc, char **argv, hm_geocode_option
 
 /* ---- output layers ---- */
 
+/* The harm columns, the same in both point layers (harm.h explains each part). */
+enum { HARM_VALUE, HARM_BASE, HARM_GRADING, HARM_OCG, HARM_RECENCY, HARM_FLAG, HARM_FIELD_COUNT };
+#define HARM_FIELDS                                                                                           \
+    {"harm", HM_FIELD_REAL, "Harm of the record: harm_base x the three multipliers x weight"},                \
+    {"harm_base", HM_FIELD_REAL, "Weight of the category in the harm index (see the runs table for which)"},  \
+    {"harm_grading_multiplier", HM_FIELD_REAL, "Confidence from the 3x5x2 grading (1 for incidents)"},       \
+    {"harm_ocg_multiplier", HM_FIELD_REAL, "Organised crime group score multiplier (1 when none)"},           \
+    {"harm_recency_multiplier", HM_FIELD_REAL, "Recency decay 0.5^(age/half-life) (1 when no half-life)"},    \
+    {"harm_flag", HM_FIELD_TEXT, "Why harm is 0 or a part fell back to 1: unknown_category, no_weight, "        \
+                                 "proactive_excluded, bad_grading, unknown_ocg, no_date, after_reference"}
+
 enum {
     INCIDENT_RECORD_ID, INCIDENT_SOURCE_FILE, INCIDENT_SOURCE_LINE, INCIDENT_DATE, INCIDENT_CATEGORY,
     INCIDENT_WEIGHT, INCIDENT_LOCATION_METHOD, INCIDENT_LOCATION_PRECISION, INCIDENT_LOCATION_DESCRIPTION,
     INCIDENT_LSOA, INCIDENT_OUTCOME, INCIDENT_WARD_CODE, INCIDENT_WARD_NAME, INCIDENT_BEAT_CODE,
-    INCIDENT_BEAT_NAME, INCIDENT_PLACEMENT, INCIDENT_SNAP_DISTANCE, INCIDENT_REPEATED_ID, INCIDENT_FIELD_COUNT
+    INCIDENT_BEAT_NAME, INCIDENT_PLACEMENT, INCIDENT_SNAP_DISTANCE, INCIDENT_REPEATED_ID, INCIDENT_HARM,
+    INCIDENT_FIELD_COUNT = INCIDENT_HARM + HARM_FIELD_COUNT
 };
 static const hm_gpkg_field incident_fields[INCIDENT_FIELD_COUNT] = {
     {"record_id", HM_FIELD_TEXT, "Record id from the input (data.police.uk Crime ID); empty for anti-social behaviour"},
@@ -207,13 +267,15 @@ static const hm_gpkg_field incident_fields[INCIDENT_FIELD_COUNT] = {
     {"snap_distance_m", HM_FIELD_REAL, "Distance to the ward it was snapped to, metres (0 when inside)"},
     {"repeated_id", HM_FIELD_INTEGER, "1 when a data.police.uk Crime ID appeared on an earlier row of this run "
                                       "(one crime at several places or victims; kept)"},
+    HARM_FIELDS,
 };
 
 enum {
     INTEL_RECORD_ID, INTEL_SOURCE_FILE, INTEL_SOURCE_LINE, INTEL_DATE, INTEL_CATEGORY, INTEL_WEIGHT,
     INTEL_SOURCE_EVALUATION, INTEL_INTELLIGENCE_ASSESSMENT, INTEL_HANDLING_CODE, INTEL_GRADING, INTEL_OCG,
     INTEL_LOCATION_METHOD, INTEL_LOCATION_PRECISION, INTEL_WARD_CODE, INTEL_WARD_NAME, INTEL_BEAT_CODE,
-    INTEL_BEAT_NAME, INTEL_PLACEMENT, INTEL_SNAP_DISTANCE, INTEL_FIELD_COUNT
+    INTEL_BEAT_NAME, INTEL_PLACEMENT, INTEL_SNAP_DISTANCE, INTEL_HARM,
+    INTEL_FIELD_COUNT = INTEL_HARM + HARM_FIELD_COUNT
 };
 static const hm_gpkg_field intel_fields[INTEL_FIELD_COUNT] = {
     {"record_id", HM_FIELD_TEXT, "Intelligence record id"},
@@ -235,6 +297,7 @@ static const hm_gpkg_field intel_fields[INTEL_FIELD_COUNT] = {
     {"beat_name", HM_FIELD_TEXT, "Name of the police beat"},
     {"placement", HM_FIELD_TEXT, "inside, snapped (within --snap of a ward) or outside_area"},
     {"snap_distance_m", HM_FIELD_REAL, "Distance to the ward it was snapped to, metres (0 when inside)"},
+    HARM_FIELDS,
 };
 
 enum { REJECT_SOURCE_FILE, REJECT_SOURCE_LINE, REJECT_KIND, REJECT_REASON, REJECT_FIELD, REJECT_DETAIL, REJECT_RAW,
@@ -254,7 +317,7 @@ static const hm_gpkg_field reject_fields[REJECT_FIELD_COUNT] = {
 enum { BOUNDARY_CODE, BOUNDARY_NAME, BOUNDARY_AREA, BOUNDARY_FIELD_COUNT };
 
 enum { RUN_STARTED, RUN_VERSION, RUN_INPUT, RUN_KIND, RUN_FORMAT, RUN_READ, RUN_PLACED, RUN_OUTSIDE, RUN_REJECTED,
-       RUN_NO_BEAT, RUN_SNAPPED, RUN_REPEATED_IDS, RUN_TRANSFORMATION, RUN_FIELD_COUNT };
+       RUN_NO_BEAT, RUN_SNAPPED, RUN_REPEATED_IDS, RUN_TRANSFORMATION, RUN_HARM_MODEL, RUN_FIELD_COUNT };
 static const hm_gpkg_field run_fields[RUN_FIELD_COUNT] = {
     {"run_started", HM_FIELD_TEXT, "When the run started (UTC)"},
     {"harmmap_version", HM_FIELD_TEXT, "harmmap and library versions"},
@@ -269,6 +332,7 @@ static const hm_gpkg_field run_fields[RUN_FIELD_COUNT] = {
     {"snapped", HM_FIELD_INTEGER, "Placed records moved to a ward within --snap"},
     {"repeated_ids", HM_FIELD_INTEGER, "data.police.uk rows whose Crime ID appeared earlier (kept, flagged)"},
     {"transformation", HM_FIELD_TEXT, "PROJ transformation used for longitude/latitude inputs"},
+    {"harm_model", HM_FIELD_TEXT, "Harm index, grading and OCG tables and recency decay used for the harm columns"},
 };
 
 /* ---- the run ---- */
@@ -279,6 +343,7 @@ typedef struct geocode_run {
     hm_boundary_set *wards, *beats;
     hm_pip_index *ward_index, *beat_index;
     hm_postcode_table *postcodes;
+    hm_harm_model *harm;
     PJ *lonlat_to_target; /* WGS84 lon/lat -> working CRS */
     PJ *bng_to_target;    /* EPSG:27700 -> working CRS, NULL when the working CRS is British National Grid */
     char transformation[512];
@@ -432,6 +497,11 @@ static int seen_before(geocode_run *run, hm_input_kind kind, const hm_record *re
     return fresh == 0;
 }
 
+#define HARM_VALUES(parts)                                                                                    \
+    real_value((parts).harm), real_value((parts).base), real_value((parts).grading_multiplier),                 \
+        real_value((parts).ocg_multiplier), real_value((parts).recency_multiplier),                             \
+        optional_text(hm_harm_flag_code((parts).flag))
+
 static int process_input(geocode_run *run, const char *path, hm_input_kind kind, input_counts *counts,
                          hm_input_format *format)
 {
@@ -529,6 +599,11 @@ static int process_input(geocode_run *run, const char *path, hm_input_kind kind,
         const char *ward_name = ward >= 0 ? hm_boundaries_name(run->wards, (size_t)ward) : NULL;
         const char *beat_code = beat >= 0 ? hm_boundaries_code(run->beats, (size_t)beat) : NULL;
         const char *beat_name = beat >= 0 ? hm_boundaries_name(run->beats, (size_t)beat) : NULL;
+        hm_harm_input harm_input = {record.category, kind == HM_INPUT_INTELLIGENCE, record.source_evaluation,
+                                    record.intelligence_assessment, record.ocg, record.has_date,
+                                    record.date.days_since_epoch, record.weight};
+        hm_harm_parts harm;
+        hm_harm_model_weigh(run->harm, &harm_input, &harm);
         hm_value date = {0};
         if (record.has_date) {
             hm_date_format(&record.date, date_text, sizeof date_text);
@@ -544,7 +619,7 @@ static int process_input(geocode_run *run, const char *path, hm_input_kind kind,
                 optional_text(record.location_description), optional_text(record.lsoa),
                 optional_text(record.outcome), optional_text(ward_code), optional_text(ward_name),
                 optional_text(beat_code), optional_text(beat_name), text_value(placement),
-                real_value(snap_distance), integer_value(repeated)};
+                real_value(snap_distance), integer_value(repeated), HARM_VALUES(harm)};
             status = hm_row_writer_queue(run->writer, run->incidents, incident_fields, INCIDENT_FIELD_COUNT, 1,
                                          record.x, record.y, values);
         } else {
@@ -556,7 +631,7 @@ static int process_input(geocode_run *run, const char *path, hm_input_kind kind,
                 optional_text(record.ocg), text_value(hm_location_method_name(record.method)),
                 real_value(record.precision_m), optional_text(ward_code), optional_text(ward_name),
                 optional_text(beat_code), optional_text(beat_name), text_value(placement),
-                real_value(snap_distance)};
+                real_value(snap_distance), HARM_VALUES(harm)};
             status = hm_row_writer_queue(run->writer, run->intelligence, intel_fields, INTEL_FIELD_COUNT, 1,
                                          record.x, record.y, values);
         }
@@ -593,7 +668,8 @@ static int write_run_row(geocode_run *run, const char *path, hm_input_kind kind,
         text_value(hm_input_format_name(format)), integer_value(counts->counts.read),
         integer_value(counts->counts.placed), integer_value(counts->counts.outside),
         integer_value(counts->counts.rejected), integer_value(counts->no_beat), integer_value(counts->snapped),
-        integer_value(counts->repeated_ids), text_value(run->transformation)};
+        integer_value(counts->repeated_ids), text_value(run->transformation),
+        text_value(hm_harm_model_description(run->harm))};
     return hm_row_writer_queue(run->writer, run->runs, run_fields, RUN_FIELD_COUNT, 0, 0, 0, values);
 }
 
@@ -632,6 +708,8 @@ static int open_inputs(geocode_run *run)
         status = hm_postcode_table_load(ctx, options->postcodes_path, &run->postcodes);
         if (status != HM_OK) return hm_error_prefix(ctx, "--postcodes %s", options->postcodes_path);
     }
+    status = hm_harm_model_load(ctx, &options->harm, &run->harm);
+    if (status != HM_OK) return status;
     return create_transforms(run);
 }
 
@@ -726,6 +804,8 @@ int hm_geocode(hm_ctx *ctx, const hm_geocode_options *options, GDALProgressFunc 
     hm_idset_destroy(run.ids[1]);
     if (run.lonlat_to_target) proj_destroy(run.lonlat_to_target);
     if (run.bng_to_target) proj_destroy(run.bng_to_target);
+    if (run.harm && status == HM_OK) hm_harm_model_warn(ctx, run.harm);
+    hm_harm_model_destroy(run.harm);
     hm_postcode_table_destroy(run.postcodes);
     hm_pip_index_destroy(run.ward_index);
     hm_pip_index_destroy(run.beat_index);

@@ -30,6 +30,12 @@ expect_eq "i2 grid ref 100 m" "$(q "select ward_code||' '||beat_code||' '||locat
 expect_eq "i6 postcode" "$(q "select ward_code from intelligence where record_id='i6'")" "E05000001"
 expect_eq "intel rejects" "$(q "select group_concat(field, ' ') from (select field from rejects where kind='intelligence' order by source_line)")" "source_evaluation handling_code handling_code"
 
+# Harm and its parts in each row: Robbery (CCHI 365 days) with weight 2.
+expect_eq "g2 harm parts" "$(q "select harm||' '||harm_base||' '||harm_grading_multiplier||' '||harm_recency_multiplier from incidents where record_id='g2'")" "730.0 365.0 1.0 1.0"
+expect_eq "anti-social behaviour has no harm" "$(q "select harm from incidents where category='Anti-social behaviour'")" "0.0"
+expect_eq "grading multiplier differs by grading" "$(q "select count(distinct harm_grading_multiplier) from intelligence")" "3"
+[ -n "$(q "select harm_model from runs limit 1")" ] || fail "runs.harm_model is empty"
+
 # Accounting per input, and read = placed + outside + rejected.
 expect_eq "runs" "$(q "select group_concat(format||':'||records_read||'='||placed||'+'||outside_area||'+'||rejected, ' ') from runs")" \
   "generic:7=5+2+0 police.uk:5=4+0+1 intelligence:6=3+0+3"
