@@ -142,7 +142,7 @@ int hm_tile_store_begin(hm_ctx *ctx, const char *final_dir, int tms, hm_tile_sto
                                                 "folder or empty this one", final_dir, HM_MANIFEST_NAME);
             }
         }
-    } else if (errno != ENOENT) {
+    } else if (errno != ENOENT && errno != ENOTDIR) { /* ENOTDIR: creating it below says why */
         int e = errno;
         free(store);
         return hm_error(ctx, HM_EIO, "-o %s: %s", final_dir, strerror(e));

@@ -35,9 +35,10 @@ a = p.parse_args()
 west, north = 360000 - a.width_km * 500, 170000 + a.height_km * 500
 nx, ny = int(round(a.width_km * 1000 / a.cell_m)), int(round(a.height_km * 1000 / a.cell_m))
 rng = np.random.default_rng(a.seed)
-towns = rng.uniform([west + 5000, north - a.height_km * 1000 + 5000], [west + a.width_km * 1000 - 5000, north - 5000],
+mx, my = min(5000, a.width_km * 200), min(5000, a.height_km * 200)
+towns = rng.uniform([west + mx, north - a.height_km * 1000 + my], [west + a.width_km * 1000 - mx, north - my],
                     size=(6, 2))
-spread = rng.uniform(1500, 4000, size=6)
+spread = rng.uniform(1500, 4000, size=6) * min(1, a.width_km / 40)
 which = rng.integers(0, 6, size=a.points)
 pts = towns[which] + rng.normal(size=(a.points, 2)) * spread[which, None]
 weights = rng.choice([1.0, 2.0, 5.0, 20.0], size=a.points, p=[0.6, 0.25, 0.1, 0.05])
