@@ -2020,6 +2020,11 @@ static int write_outputs(agg_run *run)
         if (status == HM_OK && fsync_path(file->temp) != 0)
             status = hm_error(ctx, HM_EIO, "%s: fsync failed: %s", file->temp, strerror(errno));
     }
+    /* Outside --public the outputs hold what the input holds: they get its permissions (geocode makes a file
+     * holding intelligence readable by its owner only). */
+    struct stat input_info;
+    if (status == HM_OK && !options->public_mode && stat(options->input_path, &input_info) == 0)
+        for (size_t f = 0; f < file_count; f++) chmod(files[f].temp, input_info.st_mode & 0777);
     for (size_t f = 0; status == HM_OK && f < file_count; f++)
         if (rename(files[f].temp, files[f].target) != 0)
             status = hm_error(ctx, HM_EIO, "cannot rename %s to %s: %s", files[f].temp, files[f].target,

@@ -50,6 +50,10 @@ sql $g "SELECT value FROM aggregate_runs WHERE item = 'harm_source'" | grep -q "
 expect_eq "incidents untouched" "$(sql $g "SELECT count(*) FROM incidents")" "$incidents_before"
 sql $g "SELECT description FROM gpkg_data_columns WHERE table_name = 'ward_harm' AND column_name = 'gi_z'" \
   | grep -q "Getis-Ord" || fail "no field description for gi_z"
+# Outputs of a restricted input are restricted too.
+chmod 600 in.gpkg
+"$HM_BINARY" aggregate -q in.gpkg -o out
+expect_eq "permissions follow the input" "$(stat -c %a out/ward_harm.csv out/report.html in.gpkg | tr '\n' ' ')" "600 600 600 "
 # A second run replaces the layers.
 "$HM_BINARY" aggregate -q in.gpkg -o out
 expect_eq "ward_harm rows after a second run" "$(sql $g "SELECT count(*) FROM ward_harm")" 9
