@@ -6,6 +6,13 @@
  * first physical line number and hold its raw bytes: both go into reject rows so an analyst can find and fix the
  * line. A UTF-8 byte order mark at the start of the file is skipped. Memory is bounded by the longest record:
  * a record longer than max_record_bytes is returned with `too_long` set (its fields empty) and reading goes on.
+ *
+ * What a caller sees, from libcsv's rules: spaces and tabs around unquoted fields (and after a closing quote) are
+ * trimmed; lines that are empty or all blanks are not records (line numbers still count them); a CR that is not
+ * part of a line ending is data. A record ends at the first line ending outside a quoted field in the RFC 4180
+ * sense, so text after a closing quote ("ab"x,...) cannot swallow the following lines: that record keeps to its
+ * line (with whatever fields libcsv made of it, usually too few). An unterminated quote runs to the end of the
+ * file or to max_record_bytes, as in any CSV reader.
  */
 #ifndef HM_CSV_H
 #define HM_CSV_H

@@ -42,7 +42,8 @@ hm_reject_reason hm_parse_number(const char *text, double *out);
 
 /* Checks WGS84 longitude/latitude against the UK box; detects swapped values and BNG metres. */
 hm_reject_reason hm_check_lonlat(double longitude, double latitude);
-/* Checks British National Grid easting/northing; detects degrees given as metres and swapped axes. */
+/* Checks British National Grid easting/northing; detects degrees given as metres (wrong_crs) and swapped axes
+ * (swapped_lon_lat, when easting > 700000 and the pair fits the other way round). 0,0 is bad_coordinate. */
 hm_reject_reason hm_check_bng(double easting, double northing);
 
 /* OS grid reference: two letters then 0-10 digits (even count), spaces allowed ("ST 58720 73010", "ST5872",
@@ -55,8 +56,9 @@ hm_reject_reason hm_parse_gridref(const char *text, double *easting, double *nor
 hm_reject_reason hm_postcode_normalise(const char *text, char out[9]);
 
 /* A calendar date as days since 1970-01-01 plus how precise it was. Accepted: YYYY-MM (data.police.uk months,
- * taken as the first of the month), YYYY-MM-DD, YYYY-MM-DDThh:mm[:ss][Z], "YYYY-MM-DD hh:mm[:ss]",
- * DD/MM/YYYY (UK order; never MM/DD). Day and month are range-checked (no 2023-02-30). */
+ * taken as the first of the month), YYYY-MM-DD, YYYY-MM-DDThh:mm[:ss[.fff]][Z|+hh:mm|-hh:mm] (an offset is
+ * converted to UTC), "YYYY-MM-DD hh:mm[:ss]", D/M/YYYY or DD/MM/YYYY optionally followed by " hh:mm[:ss]" (UK
+ * order; never MM/DD). Day and month are range-checked (no 2023-02-30); surrounding blanks are ignored. */
 typedef enum hm_date_precision { HM_DATE_MONTH = 1, HM_DATE_DAY = 2, HM_DATE_TIME = 3 } hm_date_precision;
 typedef struct hm_date {
     long days_since_epoch;

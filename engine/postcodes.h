@@ -4,7 +4,9 @@
  * Two layouts are recognised: the ONS Postcode Directory (header row with pcd/pcds/pcd2, oseast1m, osnrth1m)
  * and OS Code-Point Open (no header; columns Postcode, Positional_quality_indicator, Eastings, Northings, ...).
  * Keys are normalised with hm_postcode_normalise, so spacing and case in either file or in the incidents do not
- * matter. Postcodes without coordinates (ONSPD terminated or unplaced rows) are skipped and counted.
+ * matter. Postcodes without coordinates (ONSPD terminated or unplaced rows, Code-Point quality 90) are skipped
+ * and counted, as are rows that do not parse, repeated postcodes (the first wins) and BT postcodes (ONSPD gives
+ * Northern Ireland in the Irish Grid). A file of neither layout is HM_EFORMAT.
  */
 #ifndef HM_POSTCODES_H
 #define HM_POSTCODES_H
