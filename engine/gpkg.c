@@ -33,6 +33,7 @@
  * Names are always quoted ("%w" in sqlite3_mprintf), so layer and field names may hold quotes and spaces;
  * every value is bound. One hm_gpkg must be used by one thread at a time (the connection is opened
  * SQLITE_OPEN_NOMUTEX). */
+#define _GNU_SOURCE /* sync_file_range, to start writing the file out early */
 #include "gpkg.h"
 
 #include <ogr_srs_api.h>
@@ -126,6 +127,11 @@ struct hm_gpkg {
     hm_gpkg_rtree_method rtree_method;
     int has_schema_extension;
     int broken; /* an SQLite error left the transaction in an unknown state: commit must refuse */
+    /* Our own descriptor on the temporary file, for early writeback (see start_writeback). Closed only after
+     * SQLite has closed the database: closing any descriptor of a file drops the process's POSIX locks on it. */
+    int writeback_fd;
+    int has_writeback_fd;
+    long long rows_since_writeback;
     char last_change[DATETIME_SIZE];
     hm_gpkg_layer **layers;
     size_t layer_count, layer_capacity;
@@ -388,8 +394,10 @@ static int create_temp_file(hm_gpkg *gpkg, mode_t mode)
                  (unsigned)random_u32(attempt));
         int fd = open(gpkg->temp_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
         if (fd >= 0) {
-            /* SQLite opens the file itself; closing our descriptor later would drop SQLite's POSIX locks. */
-            close(fd);
+            /* SQLite opens the file itself; we keep this descriptor for writeback and fsync, and close it
+             * only after SQLite has closed the file (closing it earlier would drop SQLite's POSIX locks). */
+            gpkg->writeback_fd = fd;
+            gpkg->has_writeback_fd = 1;
             return HM_OK;
         }
         if (errno != EEXIST) {
@@ -476,12 +484,31 @@ static hm_gpkg_layer *layer_free(hm_gpkg_layer *layer)
     return NULL;
 }
 
+static void close_writeback_fd(hm_gpkg *gpkg)
+{
+    if (gpkg->has_writeback_fd) close(gpkg->writeback_fd);
+    gpkg->has_writeback_fd = 0;
+}
+
+/* A million-row GeoPackage is a few hundred MB, and the fsync before the rename would otherwise write all of it
+ * at the end (about 3 s for 384 MB on these machines, most of a geocode run). Asking the kernel to start
+ * writing the file out while rows are still being inserted overlaps that I/O with the work; the final fsync
+ * then has little left to do. Linux only; elsewhere the fsync does it all. */
+static void start_writeback(hm_gpkg *gpkg)
+{
+#ifdef __linux__
+    if (gpkg->has_writeback_fd) sync_file_range(gpkg->writeback_fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+#endif
+    gpkg->rows_since_writeback = 0;
+}
+
 static void gpkg_free(hm_gpkg *gpkg)
 {
     for (size_t i = 0; i < gpkg->layer_count; i++)
         layer_free(gpkg->layers[i]);
     free(gpkg->layers);
     if (gpkg->db) sqlite3_close_v2(gpkg->db);
+    close_writeback_fd(gpkg);
     free(gpkg->target_path);
     free(gpkg->temp_path);
     free(gpkg);
@@ -497,6 +524,7 @@ hm_gpkg *hm_gpkg_abort(hm_gpkg *gpkg)
         sqlite3_close_v2(gpkg->db);
         gpkg->db = NULL;
     }
+    close_writeback_fd(gpkg);
     if (gpkg->temp_path) unlink(gpkg->temp_path);
     gpkg_free(gpkg);
     return NULL;
@@ -1118,6 +1146,8 @@ static int flush_layer(hm_gpkg_layer *layer)
     }
     layer->pending_count = 0;
     layer->arena_used = 0;
+    gpkg->rows_since_writeback += rows;
+    if (gpkg->rows_since_writeback >= 32768) start_writeback(gpkg);
     return status;
 }
 
@@ -1750,7 +1780,9 @@ int hm_gpkg_commit(hm_gpkg *gpkg)
         goto fail;
     }
     gpkg->db = NULL;
-    if (fsync_path(gpkg->temp_path, O_RDONLY) != 0) {
+    int synced = gpkg->has_writeback_fd ? fsync(gpkg->writeback_fd) : fsync_path(gpkg->temp_path, O_RDONLY);
+    close_writeback_fd(gpkg);
+    if (synced != 0) {
         status = hm_error(ctx, HM_EIO, "%s: cannot flush %s to disk: %s", gpkg->target_path, gpkg->temp_path,
                           strerror(errno));
         goto fail;
