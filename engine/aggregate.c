@@ -969,11 +969,18 @@ static int read_layer(agg_run *run, const char *layer, int is_intelligence)
             result->records_undated++;
         } else if (run->options->period_count) {
             record.period = (int16_t)find_period(run, date.days_since_epoch);
-            if (record.period < 0) {
-                result->records_outside_periods++;
-            } else if (date.precision == HM_DATE_MONTH) {
-                const hm_agg_period *period = &run->options->periods[record.period];
-                if (month_last_day(date.days_since_epoch) > period->to_days) result->partial_month_records++;
+            if (record.period < 0) result->records_outside_periods++;
+            if (date.precision == HM_DATE_MONTH) {
+                /* A month that a period boundary cuts: the record's day is unknown. */
+                long first = date.days_since_epoch, last = month_last_day(first);
+                for (size_t p = 0; p < run->options->period_count; p++) {
+                    const hm_agg_period *period = &run->options->periods[p];
+                    if ((period->from_days > first && period->from_days <= last) ||
+                        (period->to_days >= first && period->to_days < last)) {
+                        result->partial_month_records++;
+                        break;
+                    }
+                }
             }
         }
         if (run->use_harm_column) {
@@ -1061,8 +1068,8 @@ static int read_records(agg_run *run)
     if (result->records_undated && run->options->period_count)
         hm_warn(run->ctx, "%lld records have no date: counted in the totals, in no period", result->records_undated);
     if (result->partial_month_records)
-        hm_warn(run->ctx, "%lld records are dated by month only (data.police.uk) in a month that a period ends "
-                "inside: each is counted in the period holding the first day of its month; give periods in whole "
+        hm_warn(run->ctx, "%lld records are dated by month only (data.police.uk) in a month that a period boundary "
+                "cuts: each is counted in the period holding the first day of its month; give periods in whole "
                 "months for such data", result->partial_month_records);
     result->records_used = (long long)run->record_count;
     return HM_OK;

@@ -34,6 +34,9 @@ expect_failure 2 "'2023-13' is not a date" "$HM_BINARY" aggregate -q in.gpkg --p
 expect_failure 2 "it ends before it starts" "$HM_BINARY" aggregate -q in.gpkg --period a:2023-06..2023-01
 expect_failure 2 "the same name" "$HM_BINARY" aggregate -q in.gpkg --period a:2023-01..2023-02 --period a:2023-03..2023-04
 expect_failure 2 "must start with a letter" "$HM_BINARY" aggregate -q in.gpkg --period 1x:2023-01..2023-02
+# Periods that cut a month in two, with records dated by month only: a warning, not a silent guess.
+"$HM_BINARY" aggregate in.gpkg --period a:2023-01-01..2023-02-14 --period b:2023-02-15..2023-12 -o out > out.log 2> err.log
+grep -q "12 records are dated by month only" err.log || fail "no warning about months cut by a period: $(cat err.log)"
 # Inputs that harmmap geocode did not make.
 fixture no_runs.gpkg --no-runs
 expect_failure 1 "was not made by 'harmmap geocode': it has no runs table" "$HM_BINARY" aggregate -q no_runs.gpkg
