@@ -864,6 +864,53 @@ static int latest_record_day(agg_run *run, long *days)
     return HM_OK;
 }
 
+/* Harm from geocode's columns: say which model made it (runs.harm_model) and name the categories it could not
+ * weigh (harm_flag), as describe_unweighted does for harm computed here. */
+static void describe_column_harm(agg_run *run)
+{
+    hm_agg_result *result = &run->result;
+    sqlite3_stmt *statement = NULL;
+    if (table_has_column(run->db, "runs", "harm_model") &&
+        sqlite3_prepare_v2(run->db, "SELECT DISTINCT harm_model FROM runs WHERE harm_model IS NOT NULL", -1,
+                           &statement, NULL) == SQLITE_OK) {
+        size_t used = strlen(result->harm_source);
+        while (sqlite3_step(statement) == SQLITE_ROW && used + 4 < sizeof result->harm_source) {
+            const char *model = (const char *)sqlite3_column_text(statement, 0);
+            int written = snprintf(result->harm_source + used, sizeof result->harm_source - used, "; %s", model);
+            if (written < 0) break;
+            used = strlen(result->harm_source);
+        }
+        sqlite3_finalize(statement);
+        if (strstr(result->harm_source, "days of custody")) snprintf(result->unit, sizeof result->unit, "days of custody");
+    }
+    const char *layers[] = {"incidents", "intelligence"};
+    size_t used = 0;
+    for (size_t l = 0; l < 2; l++) {
+        if (!table_exists(run->db, layers[l]) || !table_has_column(run->db, layers[l], "harm_flag")) continue;
+        char sql[512];
+        int public_intelligence = l == 1 && run->options->public_mode;
+        snprintf(sql, sizeof sql, "SELECT category, count(*) FROM \"%s\" WHERE harm_flag IN ('unknown_category', "
+                 "'no_weight')%s GROUP BY category ORDER BY category", layers[l],
+                 public_intelligence ? " AND handling_code = 'P'" : "");
+        if (sqlite3_prepare_v2(run->db, sql, -1, &statement, NULL) != SQLITE_OK) continue;
+        while (sqlite3_step(statement) == SQLITE_ROW) {
+            const char *category = (const char *)sqlite3_column_text(statement, 0);
+            long long count = sqlite3_column_int64(statement, 1);
+            char item[256];
+            if (run->options->public_mode)
+                snprintf(item, sizeof item, "%s", category ? category : "(no category)");
+            else
+                snprintf(item, sizeof item, "%s (%lld %s record%s)", category ? category : "(no category)", count,
+                         l == 1 ? "intelligence" : "incident", count == 1 ? "" : "s");
+            int written = snprintf(result->unweighted_note + used, sizeof result->unweighted_note - used, "%s%s",
+                                   used ? "; " : "", item);
+            if (written < 0 || (size_t)written >= sizeof result->unweighted_note - used) break;
+            used += (size_t)written;
+        }
+        sqlite3_finalize(statement);
+    }
+}
+
 static int prepare_harm(agg_run *run)
 {
     hm_ctx *ctx = run->ctx;
@@ -879,6 +926,7 @@ static int prepare_harm(agg_run *run)
         snprintf(run->result.harm_source, sizeof run->result.harm_source,
                  "the harm column of each record, as written by harmmap geocode");
         snprintf(run->result.unit, sizeof run->result.unit, "harm");
+        describe_column_harm(run);
         return HM_OK;
     }
     hm_harm_options harm = options->harm;

@@ -71,6 +71,8 @@ fixture with_harm.gpkg --harm-column
 expect_close "W01 harm from the harm column" "$(value with_harm.gpkg ward_harm W01 harm)" 70
 sql with_harm.gpkg "SELECT value FROM aggregate_runs WHERE item = 'harm_source'" | grep -q "harm column" \
   || fail "aggregate_runs does not say the harm column was used"
+grep -q "Not counted in harm:</strong>.*Fraud (2 incident records)" out2/report.html \
+  || fail "report does not name the category geocode flagged"
 "$HM_BINARY" aggregate -q with_harm.gpkg -o out2 --recompute-harm --harm-index css
 expect_close "W02 harm recomputed with CSS (robbery 993.55)" "$(value with_harm.gpkg ward_harm W02 harm)" \
   "$(/usr/bin/python3 -c 'print(11*993.55)')"

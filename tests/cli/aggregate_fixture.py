@@ -82,7 +82,7 @@ def main():
     common = [("record_id", S), ("source_file", S), ("source_line", I), ("date", S), ("category", S), ("weight", R)]
     place = [("ward_code", S), ("ward_name", S), ("beat_code", S), ("beat_name", S), ("placement", S),
              ("snap_distance_m", R)]
-    harm = [("harm", R)] if harm_column else []
+    harm = [("harm", R), ("harm_flag", S)] if harm_column else []
     incidents = layer("incidents", ogr.wkbPoint, common + [("location_method", S)] + place + harm)
     intel = layer("intelligence", ogr.wkbPoint, common + [("source_evaluation", I), ("intelligence_assessment", I),
                                                           ("handling_code", S), ("grading", S), ("ocg_ref", S),
@@ -132,6 +132,7 @@ def main():
             f["date"], f["category"], f["weight"], f["location_method"] = date, category, 1.0, "lon_lat"
             if harm_column:
                 f["harm"] = 2 * CCHI[category]
+                f["harm_flag"] = "unknown_category" if category == "Fraud" else ""
             place_record(f, ward, n, count)
             incidents.CreateFeature(f)
             line += 1
