@@ -9,8 +9,9 @@
  *   - otherwise a quoted field holds the line break: the line is appended to a raw buffer, its ending is kept
  *     to be given to libcsv (as field content) before the next line, and the next line continues the record.
  * The record's first line number is therefore exact even across quoted line breaks, which is what a reject
- * row needs. A carriage return inside a line (not before its '\n') is data: for such lines libcsv is told
- * that only '\n' ends a row, so a stray CR never splits a record in two.
+ * row needs. Only the reader ends records: libcsv is never shown a line ending as a row terminator (a CR
+ * inside a line is data, and a line ending inside a quoted field is given as field content with a "never a
+ * terminator" test), so libcsv's idea of the row can never drift from the reader's, even on malformed input.
  *
  * Field values are copied into one arena that is reused from record to record, so the hot path makes no
  * allocation once the buffers have grown to the longest record.
@@ -22,9 +23,9 @@
  * the following record.
  *
  * libcsv behaviours we rely on (libcsv 3.0): spaces and tabs around unquoted fields and after a closing quote
- * are trimmed; a quoted field may contain the delimiter, "" and line breaks; a blank line produces no row (we
- * skip lines of spaces ourselves so that they do not shift a record's first line); csv_fini ends a final
- * record that has no line ending, or an unterminated quoted field at end of file, and resets the parser.
+ * are trimmed; a quoted field may contain the delimiter and ""; csv_fini ends the last field and the row from
+ * any state, exactly as a line ending would, and resets the parser. Lines of blanks are skipped before libcsv
+ * sees them (csv_fini would end nothing and the record would have no fields).
  */
 #include "csv.h"
 
@@ -72,7 +73,6 @@ struct hm_csv_reader {
     size_t field_capacity, field_count;
     char *raw; /* raw text of records that span lines, or of a too long record */
     size_t raw_capacity, raw_used, raw_last_ending;
-    int row_ended;
     int out_of_memory;
     int quote_state;        /* quote_state after the record's lines so far, when it spans lines */
     char pending_ending[2]; /* the line ending inside a quoted field, not yet given to libcsv */
@@ -83,10 +83,11 @@ struct hm_csv_reader {
     int skip_in_quotes;
 };
 
-/* For lines that hold a stray CR: only '\n' ends a row. */
-static int is_line_feed(unsigned char c)
+/* libcsv's "is this a row terminator" test when CR or LF bytes are data: nothing ends a row but csv_fini. */
+static int never_term(unsigned char c)
 {
-    return c == '\n';
+    (void)c;
+    return 0;
 }
 
 /* For tab- or space-delimited files: the delimiter must not be trimmed as white space. */
@@ -145,13 +146,6 @@ static void on_field(void *data, size_t length, void *user)
     reader->field_lengths[count] = length;
     reader->field_bytes_used = needed;
     reader->field_count = count + 1;
-}
-
-static void on_row(int terminator, void *user)
-{
-    (void)terminator;
-    hm_csv_reader *reader = user;
-    reader->row_ended = 1;
 }
 
 static int read_error(hm_csv_reader *reader, int error_number)
@@ -421,16 +415,17 @@ int hm_csv_next(hm_csv_reader *reader, hm_csv_record *record)
     reader->field_bytes_used = 0;
     reader->raw_used = 0;
     reader->raw_last_ending = 0;
-    reader->row_ended = 0;
     int continuing = 0;
     unsigned long first_line = 0;
     for (;;) {
         char *line = NULL;
         size_t length = 0;
-        /* raw_used may pass the limit by the line ending of a record's previous line. */
+        /* raw_used counts the line endings of the record's lines so far, and may pass the limit by one: the
+         * record is then too long whatever the next line holds (even an empty line inside quotes). */
         size_t limit =
             reader->raw_used < reader->max_record_bytes ? reader->max_record_bytes - reader->raw_used : 0;
-        status = next_line(reader, limit, &line, &length);
+        status = reader->raw_used > reader->max_record_bytes ? LINE_TOO_LONG
+                                                             : next_line(reader, limit, &line, &length);
         if (status < 0) return status;
         if (status == LINE_TOO_LONG) {
             if (!continuing) first_line = reader->lines_read + 1;
@@ -439,7 +434,7 @@ int hm_csv_next(hm_csv_reader *reader, hm_csv_record *record)
         if (status == LINE_EOF) {
             if (!continuing) return 0;
             /* End of file inside a quoted field: libcsv ends the field and the record. */
-            csv_fini(&reader->parser, on_field, on_row, reader);
+            csv_fini(&reader->parser, on_field, NULL, reader);
             if (reader->out_of_memory) break;
             reader->raw_used -= reader->raw_last_ending;
             reader->raw[reader->raw_used] = '\0';
@@ -453,12 +448,16 @@ int hm_csv_next(hm_csv_reader *reader, hm_csv_record *record)
             first_line = reader->lines_read;
             if (is_blank(line, content, reader->delimiter)) continue;
         }
+        /* Only this function ends records (csv_fini): libcsv must never see a line ending as one. The content
+         * holds no '\n'; a CR in it is data (never_term); a line ending given to libcsv is field content. */
+        if (continuing) {
+            csv_set_term_func(&reader->parser, never_term);
+            csv_parse(&reader->parser, reader->pending_ending, reader->pending_ending_length, on_field, NULL,
+                      reader);
+        }
         int stray_cr = content > 0 && memchr(line, '\r', content) != NULL;
-        csv_set_term_func(&reader->parser, stray_cr ? is_line_feed : NULL);
-        if (continuing) /* the previous line's ending, inside the quoted field */
-            csv_parse(&reader->parser, reader->pending_ending, reader->pending_ending_length, on_field,
-                      on_row, reader);
-        csv_parse(&reader->parser, line, content, on_field, on_row, reader);
+        csv_set_term_func(&reader->parser, stray_cr ? never_term : NULL);
+        csv_parse(&reader->parser, line, content, on_field, NULL, reader);
         /* Does a quoted field hold this line break? Only a line with a quote, or a record already spanning
          * lines, needs the scan. */
         quote_state state = UNQUOTED;
@@ -466,32 +465,32 @@ int hm_csv_next(hm_csv_reader *reader, hm_csv_record *record)
             state = quote_scan((quote_state)reader->quote_state, line, content, reader->delimiter);
         else if (content > 0 && memchr(line, '"', content) != NULL)
             state = quote_scan(FIELD_START, line, content, reader->delimiter);
+        if (reader->out_of_memory || csv_error(&reader->parser) != CSV_SUCCESS) break;
         if (state == QUOTED && content < length) {
-            /* The line ending belongs to the field, but is given to libcsv only with the next line: at the
-             * end of the file an unterminated field then ends without it, as the raw text does. */
+            /* A quoted field holds this line break: keep the whole line and read on. The line ending is
+             * given to libcsv only with the next line, so that at the end of the file an unterminated field
+             * ends without it, as the raw text does. */
             reader->pending_ending_length = length - content;
             memcpy(reader->pending_ending, line + content, reader->pending_ending_length);
-        } else { /* the record ends here, also where libcsv would have reopened a quoted field (quote_step) */
-            csv_fini(&reader->parser, on_field, on_row, reader);
-        }
-        if (reader->out_of_memory || csv_error(&reader->parser) != CSV_SUCCESS) break;
-        reader->quote_state = QUOTED;
-        if (reader->row_ended) {
-            if (!continuing) {
-                line[content] = '\0'; /* the CR or LF, already consumed; or the spare byte after the window */
-                fill_record(reader, record, first_line, line, content, 0);
-                return 1;
-            }
-            status = append_raw(reader, line, content);
+            status = append_raw(reader, line, length);
             if (status != HM_OK) return status;
-            fill_record(reader, record, first_line, reader->raw, reader->raw_used, 0);
+            reader->raw_last_ending = length - content;
+            reader->quote_state = QUOTED;
+            continuing = 1;
+            continue;
+        }
+        /* The record ends here, also where libcsv would have reopened a quoted field (see quote_step). */
+        csv_fini(&reader->parser, on_field, NULL, reader);
+        if (reader->out_of_memory) break;
+        if (!continuing) {
+            line[content] = '\0'; /* the CR or LF, already consumed; or the spare byte after the window */
+            fill_record(reader, record, first_line, line, content, 0);
             return 1;
         }
-        /* A quoted field holds this line break: keep the whole line and read on. */
-        status = append_raw(reader, line, length);
+        status = append_raw(reader, line, content);
         if (status != HM_OK) return status;
-        reader->raw_last_ending = length - content;
-        continuing = 1;
+        fill_record(reader, record, first_line, reader->raw, reader->raw_used, 0);
+        return 1;
     }
     return hm_error(reader->ctx, HM_ENOMEM, "%s:%lu: out of memory splitting a record into fields",
                     reader->path, first_line);

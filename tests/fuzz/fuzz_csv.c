@@ -46,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (record.line <= last_line) abort();
         last_line = record.line;
         if (record.raw[record.raw_length] != '\0') abort();
-        if (record.raw_length > limit + 2) abort();
+        if (record.raw_length > limit) abort();
         if (record.too_long && record.field_count != 0) abort();
         size_t field_bytes = 0;
         for (size_t i = 0; i < record.field_count; i++) {
