@@ -51,4 +51,11 @@ expect_eq "runs after snap" "$(q "select records_read||'='||placed||'+'||outside
 # OGR reads the layers as points in British National Grid.
 ogrinfo -ro -so "$out" incidents | grep -q "Geometry: Point" || fail "incidents is not a Point layer for OGR"
 ogrinfo -ro -so "$out" incidents | grep -q 'ID\["EPSG",27700\]' || fail "incidents is not in EPSG:27700 for OGR"
+# Another working CRS: boundaries, BNG, grid reference and postcode locations are all transformed into it.
+"$HM_BINARY" geocode -q -o "$out" --crs EPSG:3857 --wards "$HM_DATA/geocode/wards.geojson" \
+  --postcodes "$HM_DATA/geocode/postcodes.csv" "$HM_DATA/geocode/incidents.csv"
+expect_eq "wards in EPSG:3857" "$(q "select group_concat(record_id||':'||coalesce(ward_code,'-'), ' ') from (select * from incidents where record_id != 'g5' order by record_id)")" \
+  "g1:E05000001 g2:E05000002 g3:E05000001 g4:E05000002 g6:- g7:-"
+expect_eq "layer CRS" "$(q "select group_concat(distinct srs_id) from gpkg_geometry_columns")" "3857"
+ogrinfo -ro -q "$out" incidents -where "record_id='g1'" | grep -q "POINT (-2892" || fail "g1 not at its Web Mercator position"
 echo ok
