@@ -25,7 +25,7 @@
 #define HM_DEFAULT_MAX_MEMORY (2.0 * 1024 * 1024 * 1024)
 
 typedef enum radius_rule { RADIUS_FIXED, RADIUS_SILVERMAN, RADIUS_ARCGIS } radius_rule;
-typedef enum extent_kind { EXTENT_POINTS, EXTENT_BOX, EXTENT_LAYER } extent_kind;
+typedef enum extent_kind { EXTENT_POINTS, EXTENT_BOX, EXTENT_LAYER, EXTENT_LIKE } extent_kind;
 
 struct hm_density_options {
     const char *input;
@@ -44,6 +44,7 @@ struct hm_density_options {
     extent_kind extent;
     double box[4];
     const char *extent_layer;
+    const char *like; /* --like FILE.tif: that raster's grid */
     const char *boundaries;
     int compat_qgis;
     const char *date_from, *date_to, *date_field;
@@ -78,6 +79,8 @@ static void print_help(void)
            "                           grid extent (widened to whole cells; default: the points plus the radius);\n"
            "                           wards or beats also set cells outside the polygons to nodata\n"
            "  --boundaries FILE        where the wards or beats layer is (default IN)\n"
+           "  --like FILE.tif          the grid (and cell size) of an existing raster, exactly, e.g. a QGIS\n"
+           "                           heatmap to compare with\n"
            "  --compat qgis            reproduce QGIS 3.22's Heatmap raster (its grid and arithmetic; raw only)\n"
            "  --from DATE --to DATE    records dated within [from, to] (YYYY, YYYY-MM or YYYY-MM-DD)\n"
            "  --date-field FIELD       date field (default date)\n"
@@ -305,6 +308,12 @@ int hm_density_options_new(hm_ctx *ctx, int argc, char **argv, hm_density_option
                 o->extent = EXTENT_LAYER;
                 o->extent_layer = v;
             }
+        } else if (got == 0 && OPTION("--like")) {
+            if (got < 0) status = got;
+            else {
+                o->extent = EXTENT_LIKE;
+                o->like = v;
+            }
         } else if (got == 0 && OPTION("--boundaries")) {
             if (got < 0) status = got;
             else o->boundaries = v;
@@ -339,7 +348,7 @@ int hm_density_options_new(hm_ctx *ctx, int argc, char **argv, hm_density_option
         } else if (got == 0 && OPTION("-co")) {
             if (got < 0) status = got;
             else if (!strchr(v, '='))
-                status = hm_error(ctx, HM_EINVAL, "-co %s: creation options are NAME=VALUE (GDAL COG driver)", v);
+                status = hm_error(ctx, HM_EINVAL, "-co %s: creation options are NAME=VALUE (GDAL GTiff driver)", v);
             else o->creation_options = CSLAddString(o->creation_options, v);
         } else if (got == 0 && OPTION("--oo")) {
             if (got < 0) status = got;
@@ -374,8 +383,9 @@ int hm_density_options_new(hm_ctx *ctx, int argc, char **argv, hm_density_option
                           "(fixed upstream in 2025) and is not reproduced; drop --output scaled, or drop --compat "
                           "for an exact scaled surface");
     if (status == HM_OK && o->compat_qgis && o->extent != EXTENT_POINTS)
-        status = hm_error(ctx, HM_EINVAL,
-                          "--compat qgis uses QGIS's own grid (the points' extent plus the radius): drop --extent");
+        status = hm_error(ctx, HM_EINVAL, "--compat qgis uses QGIS's own grid (the points' extent plus the radius): "
+                                          "drop --%s",
+                          o->extent == EXTENT_LIKE ? "like" : "extent");
     if (status == HM_OK && o->date_from && o->date_to && o->from_key > o->to_key)
         status = hm_error(ctx, HM_EINVAL, "--from %s is after --to %s", o->date_from, o->date_to);
     if (status == HM_OK && decay_given && o->kernel != HM_KERNEL_TRIANGULAR)
@@ -401,6 +411,10 @@ typedef struct point_set {
     int with_radius;
     size_t rejected_geometry, rejected_weight, rejected_radius, rejected_date_missing, rejected_date_outside;
     char first_bad_date[64];
+    /* The union of the layers' extents as OGR reports them (what QGIS's grid starts from); valid when every layer
+     * reported one in EPSG:27700. */
+    double layer_extent[4];
+    int layer_extent_valid, layer_extent_invalid;
 } point_set;
 
 static void point_set_free(point_set *p)
@@ -585,6 +599,16 @@ static int read_layer(hm_ctx *ctx, const hm_density_options *o, OGRLayerH layer,
     OGRCoordinateTransformationH transformation = NULL;
     int status = layer_transformation(ctx, o->input, layer, &transformation);
     if (status != HM_OK) return status;
+    OGREnvelope envelope;
+    if (!transformation && OGR_L_GetExtent(layer, &envelope, TRUE) == OGRERR_NONE) {
+        double *e = points->layer_extent;
+        if (!points->layer_extent_valid) e[0] = envelope.MinX, e[1] = envelope.MinY, e[2] = envelope.MaxX, e[3] = envelope.MaxY;
+        e[0] = fmin(e[0], envelope.MinX), e[1] = fmin(e[1], envelope.MinY);
+        e[2] = fmax(e[2], envelope.MaxX), e[3] = fmax(e[3], envelope.MaxY);
+        points->layer_extent_valid = 1;
+    } else {
+        points->layer_extent_invalid = 1;
+    }
     size_t first = points->count;
     OGR_L_ResetReading(layer);
     OGRFeatureH feature;
@@ -626,8 +650,8 @@ static int read_layer(hm_ctx *ctx, const hm_density_options *o, OGRLayerH layer,
                 continue;
             } else if (!isfinite(weight) || weight < 0)
                 status = hm_error(ctx, HM_EINVAL,
-                                  "%s: layer %s, feature %lld: weight %s = %g; weights must be finite and >= 0", o->input,
-                                  name, (long long)OGR_F_GetFID(feature), o->weight_field, weight);
+                                  "%s: layer %s, feature %lld: weight %g (field %s): weights must be finite and >= 0",
+                                  o->input, name, (long long)OGR_F_GetFID(feature), weight, o->weight_field);
         }
         if (status == HM_OK && radius_field >= 0) {
             got = field_number(ctx, feature, radius_field, "radius", name, &radius);
@@ -638,9 +662,9 @@ static int read_layer(hm_ctx *ctx, const hm_density_options *o, OGRLayerH layer,
                 continue;
             } else if (!isfinite(radius) || !(radius > 0))
                 status = hm_error(ctx, HM_EINVAL,
-                                  "%s: layer %s, feature %lld: radius %s = %g; a radius must be a positive number of "
-                                  "metres",
-                                  o->input, name, (long long)OGR_F_GetFID(feature), o->radius_field, radius);
+                                  "%s: layer %s, feature %lld: radius %g (field %s): a radius must be a positive number "
+                                  "of metres",
+                                  o->input, name, (long long)OGR_F_GetFID(feature), radius, o->radius_field);
         }
         if (status == HM_OK) {
             int parts = type == wkbPoint ? 1 : OGR_G_GetGeometryCount(geometry);
@@ -694,8 +718,12 @@ static int read_points(hm_ctx *ctx, const hm_density_options *o, point_set *poin
     GDALDatasetH source = GDALOpenEx(o->input, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL,
                                      (const char *const *)open_options, NULL);
     CSLDestroy(open_options);
-    if (!source)
-        return hm_error(ctx, HM_EIO, "%s: cannot open as a vector source (%s)", o->input, CPLGetLastErrorMsg());
+    if (!source) {
+        const char *why = CPLGetLastErrorMsg();
+        if (access(o->input, F_OK) != 0) why = "no such file";
+        else if (!why[0]) why = "not a vector format GDAL reads";
+        return hm_error(ctx, HM_EIO, "%s: cannot open as a vector source (%s)", o->input, why);
+    }
     int status = HM_OK, layer_count = GDALDatasetGetLayerCount(source);
     hm_string_list names = {0};
     int required = o->layers_given;
@@ -769,6 +797,26 @@ static int boundary_layer(hm_ctx *ctx, const hm_density_options *o, GDALDatasetH
                         o->extent_layer, o->extent_layer, path, OGRGeometryTypeToName(type));
     }
     return HM_OK;
+}
+
+/* The grid of an existing north-up raster with square cells. */
+static int like_grid(hm_ctx *ctx, const char *path, hm_kde_grid *grid)
+{
+    GDALDatasetH raster = GDALOpen(path, GA_ReadOnly);
+    if (!raster) return hm_error(ctx, HM_EIO, "--like %s: cannot open (%s)", path, CPLGetLastErrorMsg());
+    double t[6];
+    int status = HM_OK;
+    if (GDALGetGeoTransform(raster, t) != CE_None || t[2] != 0 || t[4] != 0 || !(t[1] > 0) || t[5] != -t[1])
+        status = hm_error(ctx, HM_EFORMAT, "--like %s: needs a north-up grid of square cells", path);
+    else {
+        grid->x_min_m = t[0];
+        grid->y_max_m = t[3];
+        grid->cell_m = t[1];
+        grid->columns = GDALGetRasterXSize(raster);
+        grid->rows = GDALGetRasterYSize(raster);
+    }
+    GDALClose(raster);
+    return status;
 }
 
 static OGRSpatialReferenceH new_bng(void)
@@ -1025,13 +1073,20 @@ static int check_memory(hm_ctx *ctx, const hm_density_options *o, const hm_kde_g
     char need[32], limit[32];
     format_bytes(needed, need, sizeof need);
     format_bytes(o->max_memory_bytes, limit, sizeof limit);
-    /* The cell size that would fit, for the message: memory is about proportional to the cell count. */
-    double fixed = needed - per_cell * (double)g->columns * (double)g->rows;
-    double suggestion = g->cell_m * sqrt(fmax(needed - fixed, 1) / fmax(o->max_memory_bytes - fixed, 1));
+    /* Most of the need grows with the number of cells, as 1 / cell^2: the cell size that would fit, rounded up to
+     * two significant figures, for the message. */
+    double grid_part = per_cell * (double)g->columns * (double)g->rows, other = needed - grid_part;
+    if (other >= o->max_memory_bytes)
+        return hm_error(ctx, HM_ENOMEM,
+                        "the points and work buffers alone need %s and --max-memory is %s: raise --max-memory", need,
+                        limit);
+    double cell = g->cell_m * sqrt(grid_part / (o->max_memory_bytes - other));
+    double magnitude = pow(10, floor(log10(cell)) - 1);
+    cell = ceil(cell / magnitude) * magnitude;
     return hm_error(ctx, HM_ENOMEM,
                     "a grid of %ld x %ld cells of %g m needs %s and --max-memory is %s: use a larger --cell (about "
-                    "%.3g m would fit), a smaller --extent, or raise --max-memory",
-                    g->columns, g->rows, g->cell_m, need, limit, ceil(suggestion * 1000) / 1000);
+                    "%g m would fit), a smaller --extent, or raise --max-memory",
+                    g->columns, g->rows, g->cell_m, need, limit, cell);
 }
 
 /* ---- the difference of two surfaces ------------------------------------------------------------------------ */
@@ -1182,9 +1237,30 @@ static void verbose_time(hm_ctx *ctx, const char *stage, double *since)
 
 /* ---- the command ------------------------------------------------------------------------------------------- */
 
+/* GDAL's errors reach the user inside harmmap's own message (CPLGetLastErrorMsg), so they are not printed a
+ * second time; its warnings are passed on. */
+static void CPL_STDCALL gdal_message(CPLErr level, CPLErrorNum number, const char *message)
+{
+    (void)number;
+    if (level == CE_Warning && CPLGetErrorHandlerUserData())
+        hm_warn((hm_ctx *)CPLGetErrorHandlerUserData(), "GDAL: %s", message);
+}
+
+static int density_run(hm_ctx *ctx, const hm_density_options *o, GDALProgressFunc progress,
+                       hm_density_summary *summary);
+
 int hm_density(hm_ctx *ctx, const hm_density_options *o, GDALProgressFunc progress, hm_density_summary *summary)
 {
     if (!o) return HM_OK; /* --help */
+    CPLPushErrorHandlerEx(gdal_message, o->verbosity == HM_QUIET ? NULL : ctx);
+    int status = density_run(ctx, o, progress, summary);
+    CPLPopErrorHandler();
+    return status;
+}
+
+static int density_run(hm_ctx *ctx, const hm_density_options *o, GDALProgressFunc progress,
+                       hm_density_summary *summary)
+{
     hm_verbosity saved_verbosity = hm_ctx_verbosity(ctx);
     hm_ctx_set_verbosity(ctx, o->verbosity);
     if (summary) memset(summary, 0, sizeof *summary);
@@ -1241,7 +1317,11 @@ int hm_density(hm_ctx *ctx, const hm_density_options *o, GDALProgressFunc progre
                           o->input, points.count);
 
     hm_kde_points kde_points = {points.x, points.y, points.weight, points.radius, points.count};
-    hm_kde_params params = {o->kernel, o->decay, o->values, o->radius_m, o->threads};
+    hm_kde_params params = {o->kernel, o->decay, o->values, o->radius_m, o->threads, NULL};
+    /* QGIS starts its grid from the layer's extent as OGR reports it; with a date filter it would be given a
+     * subset, whose extent is its points' bounding box. */
+    if (o->compat_qgis && points.layer_extent_valid && !points.layer_extent_invalid && !o->date_from && !o->date_to)
+        params.source_extent = points.layer_extent;
     if (status == HM_OK && o->rule == RADIUS_SILVERMAN)
         status = hm_kde_bandwidth_silverman(ctx, &kde_points, o->kernel, o->decay, &params.radius_m);
     if (status == HM_OK && o->rule == RADIUS_ARCGIS) status = hm_kde_bandwidth_arcgis(ctx, &kde_points, &params.radius_m);
@@ -1253,7 +1333,7 @@ int hm_density(hm_ctx *ctx, const hm_density_options *o, GDALProgressFunc progre
     /* The grid. */
     hm_kde_grid grid;
     memset(&grid, 0, sizeof grid);
-    double max_radius = params.radius_m;
+    double max_radius = points.radius ? 0 : params.radius_m;
     if (points.radius)
         for (size_t n = 0; n < points.count; n++) max_radius = fmax(max_radius, points.radius[n]);
     if (status == HM_OK && o->compat_qgis) {
@@ -1265,6 +1345,8 @@ int hm_density(hm_ctx *ctx, const hm_density_options *o, GDALProgressFunc progre
         } else if (o->extent == EXTENT_LAYER) {
             status = boundary_layer(ctx, o, &boundaries, &boundary);
             if (status == HM_OK) status = boundary_extent(ctx, o, boundary, box);
+        } else if (o->extent == EXTENT_LIKE) {
+            status = like_grid(ctx, o->like, &grid);
         } else {
             box[0] = box[1] = INFINITY;
             box[2] = box[3] = -INFINITY;
@@ -1276,7 +1358,8 @@ int hm_density(hm_ctx *ctx, const hm_density_options *o, GDALProgressFunc progre
                 box[3] = fmax(box[3], points.y[n] + r);
             }
         }
-        if (status == HM_OK) status = hm_kde_grid_aligned(ctx, box[0], box[1], box[2], box[3], o->cell_m, &grid);
+        if (status == HM_OK && o->extent != EXTENT_LIKE)
+            status = hm_kde_grid_aligned(ctx, box[0], box[1], box[2], box[3], o->cell_m, &grid);
     }
 
     /* Memory: the float32 surface, the mask, the kernel's work buffers; the points are already in memory. */
@@ -1372,6 +1455,8 @@ int hm_density(hm_ctx *ctx, const hm_density_options *o, GDALProgressFunc progre
         if (o->extent == EXTENT_LAYER)
             md = set_metadata(md, "EXTENT", "layer %s; cells whose centre is outside its polygons are nodata",
                               o->extent_layer);
+        else if (o->extent == EXTENT_LIKE)
+            md = set_metadata(md, "EXTENT", "the grid of %s", o->like);
         else if (o->extent == EXTENT_BOX)
             md = set_metadata(md, "EXTENT", "%.17g,%.17g,%.17g,%.17g widened to whole cells", o->box[0], o->box[1],
                               o->box[2], o->box[3]);

@@ -5,7 +5,7 @@
  *   harmmap density IN -o OUT.tif [--layers incidents,intelligence] [--radius METRES|silverman|arcgis]
  *       [--radius-field FIELD] [--cell METRES] [--kernel quartic|triangular|uniform|triweight|epanechnikov]
  *       [--decay RATIO] [--weight harm|count|FIELD] [--output raw|scaled]
- *       [--extent wards|beats|xmin,ymin,xmax,ymax] [--boundaries FILE] [--compat qgis]
+ *       [--extent wards|beats|xmin,ymin,xmax,ymax] [--boundaries FILE] [--like FILE.tif] [--compat qgis]
  *       [--from DATE] [--to DATE] [--date-field FIELD] [--threads N] [--max-memory SIZE]
  *       [-co NAME=VALUE]... [--oo NAME=VALUE]... [-q|--verbose]
  *   harmmap density --difference A.tif B.tif -o D.tif

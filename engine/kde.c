@@ -677,7 +677,11 @@ static double points_max_radius(const hm_kde_params *params, const hm_kde_points
 static qgis_bounds qgis_compute_bounds(const hm_kde_params *params, const hm_kde_points *points)
 {
     qgis_bounds b = {INFINITY, INFINITY, -INFINITY, -INFINITY};
-    for (size_t n = 0; n < points->count; n++) {
+    if (params->source_extent) {
+        b.x_min = params->source_extent[0], b.y_min = params->source_extent[1];
+        b.x_max = params->source_extent[2], b.y_max = params->source_extent[3];
+    }
+    for (size_t n = 0; n < points->count && !params->source_extent; n++) {
         if (points->x_m[n] < b.x_min) b.x_min = points->x_m[n];
         if (points->x_m[n] > b.x_max) b.x_max = points->x_m[n];
         if (points->y_m[n] < b.y_min) b.y_min = points->y_m[n];

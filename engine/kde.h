@@ -117,6 +117,10 @@ typedef struct hm_kde_params {
     hm_kde_output output;
     double radius_m; /* used when points->radius_m is NULL */
     int threads;     /* <= 0: the number of online processors */
+    /* QGIS mode only: the extent QGIS reads from the layer (xmin, ymin, xmax, ymax), which is not always the
+     * points' bounding box (GDAL reports a GeoPackage's extent from gpkg_contents through SQLite's text form of a
+     * REAL, 15 significant digits); NULL: the points' bounding box. */
+    const double *source_extent;
 } hm_kde_params;
 
 /* The destination of a surface: rows * columns values, row 0 at the top, in float32 or float64 (exactly one of

@@ -173,7 +173,7 @@ static void test_single_point(void **state)
     /* The closed forms, written out: value at distance d for each kernel, raw and scaled. */
     for (size_t k = 0; k < 5; k++)
         for (int scaled = 0; scaled <= 1; scaled++) {
-            hm_kde_params params = {all_kernels[k], 0.2, scaled ? HM_KDE_SCALED : HM_KDE_RAW, r, 2};
+            hm_kde_params params = {all_kernels[k], 0.2, scaled ? HM_KDE_SCALED : HM_KDE_RAW, r, 2, NULL};
             if (scaled && all_kernels[k] == HM_KERNEL_TRIANGULAR) params.decay = 0.2;
             hm_kde_raster raster = {NULL, out, NULL, HM_KDE_NODATA};
             assert_int_equal(hm_kde_exact(ctx, &params, &points, &g, &raster), HM_OK);
@@ -225,7 +225,7 @@ static void test_scaled_integral(void **state)
      * radius (uniform, triangular with decay) carry the lattice-point error of a disc, about 1e-3 here. */
     const double tolerance[] = {1e-6, 2e-3, 2e-3, 1e-6, 1e-4};
     for (size_t k = 0; k < 5; k++) {
-        hm_kde_params params = {all_kernels[k], 0.5, HM_KDE_SCALED, 400, 0};
+        hm_kde_params params = {all_kernels[k], 0.5, HM_KDE_SCALED, 400, 0, NULL};
         hm_kde_raster raster = {NULL, out, NULL, HM_KDE_NODATA};
         assert_int_equal(hm_kde_exact(ctx, &params, &points, &g, &raster), HM_OK);
         double sum = 0;
@@ -251,7 +251,7 @@ static double compare_with_reference(hm_ctx *ctx, const hm_kde_points *points, c
     double worst = 0;
     for (size_t k = 0; k < 5; k++)
         for (int scaled = 0; scaled <= 1; scaled++) {
-            hm_kde_params params = {all_kernels[k], decay, scaled ? HM_KDE_SCALED : HM_KDE_RAW, radius, threads};
+            hm_kde_params params = {all_kernels[k], decay, scaled ? HM_KDE_SCALED : HM_KDE_RAW, radius, threads, NULL};
             hm_kde_raster raster = {NULL, fast, NULL, HM_KDE_NODATA};
             assert_int_equal(hm_kde_exact(ctx, &params, points, g, &raster), HM_OK);
             reference_surface(&params, points, g, slow, covered);
@@ -333,7 +333,7 @@ static void test_threads_identical(void **state)
     float *one = malloc(cells * sizeof *one), *many = malloc(cells * sizeof *many);
     const int thread_counts[] = {2, 3, 8};
     for (size_t k = 0; k < 5; k++) {
-        hm_kde_params params = {all_kernels[k], 0, HM_KDE_SCALED, 220, 1};
+        hm_kde_params params = {all_kernels[k], 0, HM_KDE_SCALED, 220, 1, NULL};
         hm_kde_raster raster = {one, NULL, NULL, HM_KDE_NODATA};
         assert_int_equal(hm_kde_exact(ctx, &params, &points, &g, &raster), HM_OK);
         for (size_t t = 0; t < 3; t++) {
@@ -427,7 +427,7 @@ static void test_qgis_transcription(void **state)
     const double radii[] = {500, 333.3, 97.6}, pixels[] = {25, 20, 7.3};
     for (size_t c = 0; c < 3; c++)
         for (size_t k = 0; k < 5; k++) {
-            hm_kde_params params = {all_kernels[k], 0.3, HM_KDE_RAW, radii[c], 2};
+            hm_kde_params params = {all_kernels[k], 0.3, HM_KDE_RAW, radii[c], 2, NULL};
             hm_kde_grid g;
             assert_int_equal(hm_kde_qgis_grid(ctx, &params, &points, pixels[c], &g), HM_OK);
             long columns, rows;
@@ -447,7 +447,7 @@ static void test_qgis_transcription(void **state)
         }
     /* The exact surface differs from QGIS's by much more than rounding (the issue quotes 3.4e-2 of the maximum
      * for 3,000 points at 25 m and 500 m): QGIS samples its kernels off the cell centres it writes. */
-    hm_kde_params params = {HM_KERNEL_QUARTIC, 0, HM_KDE_RAW, 500, 2};
+    hm_kde_params params = {HM_KERNEL_QUARTIC, 0, HM_KDE_RAW, 500, 2, NULL};
     hm_kde_grid g;
     assert_int_equal(hm_kde_qgis_grid(ctx, &params, &points, 25, &g), HM_OK);
     float *q = malloc((size_t)(g.columns * g.rows) * sizeof *q);
@@ -513,7 +513,7 @@ static void test_bad_input(void **state)
     double out[100];
     hm_kde_raster raster = {NULL, out, NULL, HM_KDE_NODATA};
     hm_kde_points points = {x, y, w, NULL, 2};
-    hm_kde_params params = {HM_KERNEL_QUARTIC, 0, HM_KDE_RAW, 0, 1};
+    hm_kde_params params = {HM_KERNEL_QUARTIC, 0, HM_KDE_RAW, 0, 1, NULL};
     assert_int_equal(hm_kde_exact(ctx, &params, &points, &g, &raster), HM_EINVAL);
     assert_non_null(strstr(hm_error_message(ctx), "radius"));
     params.radius_m = 30;
@@ -552,7 +552,7 @@ static void test_mask(void **state)
     unsigned char mask[100];
     for (int k = 0; k < 100; k++) mask[k] = k % 10 < 5;
     double masked[100], plain[100];
-    hm_kde_params params = {HM_KERNEL_EPANECHNIKOV, 0, HM_KDE_RAW, 45, 1};
+    hm_kde_params params = {HM_KERNEL_EPANECHNIKOV, 0, HM_KDE_RAW, 45, 1, NULL};
     hm_kde_raster a = {NULL, masked, mask, HM_KDE_NODATA}, b = {NULL, plain, NULL, HM_KDE_NODATA};
     assert_int_equal(hm_kde_exact(ctx, &params, &points, &g, &a), HM_OK);
     assert_int_equal(hm_kde_exact(ctx, &params, &points, &g, &b), HM_OK);
