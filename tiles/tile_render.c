@@ -406,7 +406,7 @@ static int process_block(worker *w, const block *b, block_slot *slot)
         if (shared->reuse && shared->reuse(shared->user, t->zoom, t->x, t->y, t->source_hash, &was_empty,
                                            &t->png_hash)) {
             t->state = was_empty ? HM_TILE_DRAWN_EMPTY : HM_TILE_REUSED;
-            w->counts.reused++;
+            if (!was_empty) w->counts.reused++;
             continue;
         }
         to_draw[i] = 1;

@@ -89,7 +89,7 @@ typedef struct hm_render_counts {
     long long drawn;           /* warped and coloured this run (written or found empty) */
     long long written;         /* drawn and not empty */
     long long uniform;         /* written from the uniform-tile cache */
-    long long reused;
+    long long reused;          /* kept from the previous run (not counting tiles that stay empty) */
     long long blocks_warped;
 } hm_render_counts;
 

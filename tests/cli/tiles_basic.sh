@@ -41,7 +41,8 @@ cmp "out/$z/$x/$y.png" "tms/$z/$x/$(( (1 << z) - 1 - y )).png"
 $check pngs big 512
 
 # Without -q: GDAL's progress bar and a summary.
-"$HM_BINARY" tiles s.tif -o out --zoom 9-13 2>progress.txt
+# (GDAL's progress bar goes to stdout, as in GDAL's utilities; messages go to stderr.)
+"$HM_BINARY" tiles s.tif -o out --zoom 9-13 >progress.txt 2>&1
 grep -q "100 - done" progress.txt || { echo "no progress bar:"; cat progress.txt; exit 1; }
 grep -q "tiles written" progress.txt || { echo "no summary:"; cat progress.txt; exit 1; }
 echo "tiles_basic: ok"

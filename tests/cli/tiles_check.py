@@ -5,8 +5,12 @@
                                           fully transparent; some pixels somewhere are transparent
   tiles_check.py list DIR [--tms]         prints "z x y" (XYZ) of every tile, sorted
   tiles_check.py mbtiles FILE DIR         MBTiles metadata and rows match the folder DIR (TMS rows, same bytes)
-  tiles_check.py gdal2tiles G2T HM Z1 Z2  harmmap's tiles (HM) line up with gdal2tiles' (G2T, --xyz): same tile
-                                          names, and the same transparent/opaque pixels in nearly every place
+  tiles_check.py gdal2tiles G2T HM Z1 Z2 TOLERANCE
+                                          harmmap's tiles (HM) line up with gdal2tiles' (G2T, --xyz): the same tile
+                                          names, and transparent/opaque pixels differing at no more than TOLERANCE
+                                          (a fraction; 0 = identical) [RASTER: only tiles inside this raster]
+  tiles_check.py truth RASTER HM Z        for RASTER on zoom Z's pixel grid (EPSG:3857): the tiles are exactly
+                                          its pixels (opaque where > 0), edge tiles included
   tiles_check.py screenshot FILE          a browser screenshot shows the ramp's colours (not blank)
 """
 import os
@@ -110,15 +114,62 @@ def check_mbtiles(path, folder):
     print("MBTiles: %d rows in TMS order equal the folder; metadata %s" % (len(rows), sorted(meta)))
 
 
-def check_gdal2tiles(g2t, hm, z1, z2):
+def grid_offsets(raster, z):
+    """Pixel offsets of a raster that lies on zoom z's pixel grid (EPSG:3857), and its values."""
+    ds = gdal.Open(raster)
+    gt = ds.GetGeoTransform()
+    shift = 20037508.342789244
+    res = 2 * np.pi * 6378137 / 256 / 2 ** z
+    ox, oy = (gt[0] + shift) / res, (shift - gt[3]) / res
+    if abs(gt[1] - res) > 1e-9 * res or abs(ox - round(ox)) > 1e-6 or abs(oy - round(oy)) > 1e-6:
+        fail(raster + " is not on zoom %d's pixel grid" % z)
+    return int(round(ox)), int(round(oy)), ds.ReadAsArray()
+
+
+def interior(raster, z, t):
+    ox, oy, v = grid_offsets(raster, z)
+    h, w = v.shape
+    return ox <= t[1] * 256 and (t[1] + 1) * 256 <= ox + w and oy <= t[2] * 256 and (t[2] + 1) * 256 <= oy + h
+
+
+def check_truth(raster, hm, z):
+    """Tiles of a raster on the zoom's pixel grid, cut with nearest neighbour, are exactly its pixels."""
+    ox, oy, v = grid_offsets(raster, z)
+    h, w = v.shape
+    expected = set()
+    for ty in range(oy // 256, (oy + h - 1) // 256 + 1):
+        for tx in range(ox // 256, (ox + w - 1) // 256 + 1):
+            truth = np.zeros((256, 256), bool)
+            gy0, gx0 = ty * 256, tx * 256
+            y0, y1 = max(gy0, oy), min(gy0 + 256, oy + h)
+            x0, x1 = max(gx0, ox), min(gx0 + 256, ox + w)
+            truth[y0 - gy0:y1 - gy0, x0 - gx0:x1 - gx0] = v[y0 - oy:y1 - oy, x0 - ox:x1 - ox] > 0
+            if truth.any():
+                expected.add((z, tx, ty))
+                p = path_of(hm, z, tx, ty)
+                if not os.path.exists(p):
+                    fail("tile %d/%d/%d is missing" % (z, tx, ty))
+                got = rgba(p)[:, :, 3] > 0
+                if (got != truth).any():
+                    fail("tile %d/%d/%d: %d pixels differ from the raster" % (z, tx, ty, int((got != truth).sum())))
+    found = set(t for t in tiles(hm) if t[0] == z)
+    if found != expected:
+        fail("tiles %s should not exist" % sorted(found - expected))
+    print("%d tiles at zoom %d are exactly the raster's pixels" % (len(found), z))
+
+
+def check_gdal2tiles(g2t, hm, z1, z2, tolerance, only_interior_of=None):
     ours = set(t for t in tiles(hm) if z1 <= t[0] <= z2)
     theirs = set(t for t in tiles(g2t) if z1 <= t[0] <= z2)
+    if only_interior_of:
+        ours = set(t for t in ours if interior(only_interior_of, t[0], t))
+        theirs = set(t for t in theirs if interior(only_interior_of, t[0], t))
     only_ours, only_theirs = ours - theirs, theirs - ours
     both = ours & theirs
     if not both:
         fail("no tile in common")
-    # A tile can exist on one side only where a few edge pixels differ: allow 3% of tiles, each nearly empty.
-    if len(only_ours) + len(only_theirs) > 0.03 * len(ours | theirs) + 1:
+    # A tile can exist on one side only where a few edge pixels differ, as many as the pixel tolerance allows.
+    if len(only_ours) + len(only_theirs) > tolerance * len(ours | theirs):
         fail("tile sets differ: %d only in harmmap, %d only in gdal2tiles (of %d)"
              % (len(only_ours), len(only_theirs), len(ours | theirs)))
     differing = total = 0
@@ -130,8 +181,9 @@ def check_gdal2tiles(g2t, hm, z1, z2):
     share = differing / total
     print("gdal2tiles: %d tiles in common, %d/%d only on one side; opaque/transparent differ at %.4f%% of pixels"
           % (len(both), len(only_ours), len(only_theirs), 100 * share))
-    if share > 0.005:
-        fail("transparent/opaque pixels disagree at %.3f%% of pixels: the grids do not line up" % (100 * share))
+    if share > tolerance:
+        fail("transparent/opaque pixels disagree at %.3f%% of pixels (tolerance %.3f%%)" % (100 * share,
+                                                                                        100 * tolerance))
 
 
 def check_screenshot(path):
@@ -156,7 +208,10 @@ elif cmd == "list":
 elif cmd == "mbtiles":
     check_mbtiles(sys.argv[2], sys.argv[3])
 elif cmd == "gdal2tiles":
-    check_gdal2tiles(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
+    check_gdal2tiles(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6]),
+                     sys.argv[7] if len(sys.argv) > 7 else None)
+elif cmd == "truth":
+    check_truth(sys.argv[2], sys.argv[3], int(sys.argv[4]))
 elif cmd == "screenshot":
     check_screenshot(sys.argv[2])
 else:
