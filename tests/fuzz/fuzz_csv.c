@@ -17,7 +17,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static char file_path[64];
+static char file_path[4096];
+
+static void remove_file(void)
+{
+    if (file_path[0]) unlink(file_path);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -28,7 +33,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t limit = options.max_record_bytes ? options.max_record_bytes : (size_t)1 << 20;
     data++;
     size--;
-    if (!file_path[0]) snprintf(file_path, sizeof file_path, "/tmp/fuzz_csv_%ld.csv", (long)getpid());
+    if (!file_path[0]) { /* one file per process, in $HM_TMP when ctest replays the corpus, removed at exit */
+        const char *dir = getenv("HM_TMP");
+        snprintf(file_path, sizeof file_path, "%s/fuzz_csv_%ld.csv", dir && *dir ? dir : "/tmp",
+                 (long)getpid());
+        atexit(remove_file);
+    }
     FILE *file = fopen(file_path, "wb");
     if (!file) abort();
     if (size && fwrite(data, 1, size, file) != size) abort();
