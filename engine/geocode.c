@@ -9,6 +9,7 @@
 #include "idset.h"
 #include "pip.h"
 #include "postcodes.h"
+#include "qgis_project.h"
 #include "records.h"
 #include "row_writer.h"
 
@@ -789,6 +790,17 @@ int hm_geocode(hm_ctx *ctx, const hm_geocode_options *options, GDALProgressFunc 
     }
     int writer_status = hm_row_writer_finish(run.writer);
     if (status == HM_OK) status = writer_status;
+    /* QGIS-ready (qgis_project.h): default layer styles, dataset, layer and field metadata, in the GeoPackage's own
+     * transaction, so the file appears complete or not at all. */
+    if (status == HM_OK) {
+        char snap[32];
+        snprintf(snap, sizeof snap, "%g", options->snap_m);
+        const hm_run_parameter parameters[] = {{"wards", options->wards_source}, {"beats", options->beats_source},
+                                               {"crs", options->target_crs}, {"snap_m", snap},
+                                               {"postcodes", options->postcodes_path}};
+        const hm_run_description description = {"geocode", run.started, parameters, 5, NULL};
+        status = hm_qgis_prepare_database(ctx, hm_gpkg_database(run.gpkg), &description, NULL);
+    }
     if (status == HM_OK) {
         status = hm_gpkg_commit(run.gpkg);
         run.gpkg = NULL;

@@ -10,6 +10,7 @@
 #include "aggregate.h"
 #include "density.h"
 #include "tiles_command.h"
+#include "qgis_project.h"
 
 #include <cpl_conv.h>
 #include <cpl_string.h>
@@ -62,6 +63,15 @@ static int run_tiles(hm_ctx *ctx, int argc, char **argv)
     return status;
 }
 
+static int run_qgis(hm_ctx *ctx, int argc, char **argv)
+{
+    hm_qgis_options *options = NULL;
+    int status = hm_qgis_options_new(ctx, argc, argv, &options);
+    if (status == HM_OK) status = hm_qgis(ctx, options);
+    hm_qgis_options_free(options);
+    return status;
+}
+
 static const hm_command commands[] = {
     {"geocode", "geocode -o OUT.gpkg --wards WARDS [--beats BEATS] [options] INPUT... [--intel FILE]",
      "place incidents and intelligence records in their ward and beat; write a GeoPackage", run_geocode},
@@ -72,6 +82,8 @@ static const hm_command commands[] = {
     {"tiles", "tiles IN.tif -o DIR [--zoom 8-15] [--ramp NAME|FILE] [--range auto|MIN,MAX] [--mbtiles FILE] [--update]",
      "web map tiles (XYZ folder, MBTiles, legend, offline viewer) from a surface; --update redraws what changed",
      run_tiles},
+    {"qgis", "qgis DIR [-o NAME.qgs] [--classes N] [--method jenks|quantile] [--no-project]",
+     "make a folder of outputs QGIS-ready: default styles, metadata, .qml beside surfaces, a QGIS project", run_qgis},
 };
 
 static void print_help(FILE *out)
