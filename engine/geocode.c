@@ -414,14 +414,18 @@ static int create_transforms(geocode_run *run)
     proj_destroy(raw);
     if (!run->lonlat_to_target) return hm_error(ctx, HM_EPROJ, "PROJ cannot order the axes of WGS84 to %s", target);
     /* Debian's proj-data has no OSTN15 grid: PROJ falls back to a Helmert transformation (about 2 m error),
-     * the same in GDAL, SpatiaLite and QGIS here. The description of what was used goes in the runs table. */
-    PJ_PROJ_INFO info = proj_pj_info(run->lonlat_to_target);
+     * the same in GDAL, SpatiaLite and QGIS here. The description of what was used goes in the runs table.
+     * PROJ picks among candidate operations per point, so ask which it used for a point in Great Britain. */
+    proj_trans(run->lonlat_to_target, PJ_FWD, proj_coord(-2.0, 53.0, 0, 0));
+    PJ *used = proj_trans_get_last_used_operation(run->lonlat_to_target);
+    PJ_PROJ_INFO info = proj_pj_info(used ? used : run->lonlat_to_target);
     const char *description = info.description ? info.description : "unknown";
     if (info.accuracy >= 0)
         snprintf(run->transformation, sizeof run->transformation, "%s (accuracy %.3g m)", description,
                  info.accuracy);
     else
         snprintf(run->transformation, sizeof run->transformation, "%s (accuracy unknown)", description);
+    proj_destroy(used);
     if (strcasecmp(target, "EPSG:27700") != 0) {
         raw = proj_create_crs_to_crs(proj, "EPSG:27700", target, NULL);
         if (!raw) return hm_error(ctx, HM_EPROJ, "PROJ cannot transform British National Grid to %s", target);
@@ -503,6 +507,32 @@ static int seen_before(geocode_run *run, hm_input_kind kind, const hm_record *re
         real_value((parts).ocg_multiplier), real_value((parts).recency_multiplier),                             \
         optional_text(hm_harm_flag_code((parts).flag))
 
+/* Where a point falls: its ward and beat (-1 when none), and whether --snap moved it into the ward. */
+typedef struct placement {
+    long ward, beat;
+    int snapped;
+    double snap_distance;
+} placement;
+
+static placement locate(const geocode_run *run, double x, double y)
+{
+    placement where = {-1, -1, 0, 0};
+    double snap_m = run->options->snap_m;
+    where.ward = hm_pip_index_locate(run->ward_index, x, y);
+    if (where.ward < 0 && snap_m > 0) {
+        where.ward = hm_pip_index_nearest(run->ward_index, x, y, snap_m, &where.snap_distance);
+        where.snapped = where.ward >= 0;
+        if (!where.snapped) where.snap_distance = 0;
+    }
+    if (run->beat_index) {
+        where.beat = hm_pip_index_locate(run->beat_index, x, y);
+        /* A point snapped into a ward may lie outside the beats too: the same tolerance applies. */
+        if (where.beat < 0 && where.ward >= 0 && snap_m > 0)
+            where.beat = hm_pip_index_nearest(run->beat_index, x, y, snap_m, NULL);
+    }
+    return where;
+}
+
 static int process_input(geocode_run *run, const char *path, hm_input_kind kind, input_counts *counts,
                          hm_input_format *format)
 {
@@ -570,32 +600,17 @@ static int process_input(geocode_run *run, const char *path, hm_input_kind kind,
             continue;
         }
 
-        const char *placement = "inside";
-        double snap_distance = 0;
-        long ward = hm_pip_index_locate(run->ward_index, record.x, record.y);
-        if (ward < 0 && run->options->snap_m > 0) {
-            ward = hm_pip_index_nearest(run->ward_index, record.x, record.y, run->options->snap_m, &snap_distance);
-            if (ward >= 0) {
-                placement = "snapped";
-                counts->snapped++;
-            }
-        }
-        long beat = -1;
-        if (run->beat_index) {
-            beat = hm_pip_index_locate(run->beat_index, record.x, record.y);
-            if (beat < 0 && ward >= 0 && run->options->snap_m > 0) {
-                double beat_distance = 0;
-                beat = hm_pip_index_nearest(run->beat_index, record.x, record.y, run->options->snap_m,
-                                            &beat_distance);
-            }
-        }
-        if (ward < 0) {
-            placement = "outside_area";
+        placement where = locate(run, record.x, record.y);
+        if (where.ward < 0) {
             counts->counts.outside++;
         } else {
             counts->counts.placed++;
-            if (beat < 0) counts->no_beat++;
+            if (where.snapped) counts->snapped++;
+            if (where.beat < 0) counts->no_beat++;
         }
+        long ward = where.ward, beat = where.beat;
+        const char *placement = where.ward < 0 ? "outside_area" : where.snapped ? "snapped" : "inside";
+        double snap_distance = where.snap_distance;
         const char *ward_code = ward >= 0 ? hm_boundaries_code(run->wards, (size_t)ward) : NULL;
         const char *ward_name = ward >= 0 ? hm_boundaries_name(run->wards, (size_t)ward) : NULL;
         const char *beat_code = beat >= 0 ? hm_boundaries_code(run->beats, (size_t)beat) : NULL;

@@ -49,8 +49,11 @@ expect_eq "g7 snapped" "$(q "select placement||' '||ward_code||' '||cast(round(s
 expect_eq "runs after snap" "$(q "select records_read||'='||placed||'+'||outside_area||'+'||rejected||' snapped '||snapped from runs")" "7=5+1+1 snapped 1"
 
 # OGR reads the layers as points in British National Grid.
-ogrinfo -ro -so "$out" incidents | grep -q "Geometry: Point" || fail "incidents is not a Point layer for OGR"
-ogrinfo -ro -so "$out" incidents | grep -q 'ID\["EPSG",27700\]' || fail "incidents is not in EPSG:27700 for OGR"
+summary=$(ogrinfo -ro -so "$out" incidents)
+grep -q "Geometry: Point" <<<"$summary" || fail "incidents is not a Point layer for OGR"
+grep -q 'ID\["EPSG",27700\]' <<<"$summary" || fail "incidents is not in EPSG:27700 for OGR"
+# The transformation actually used for lon/lat (Debian has no OSTN15 grid: a Helmert fallback) is recorded.
+grep -q "Helmert\|OSGB" <<<"$(q "select transformation from runs limit 1")" || fail "runs.transformation: $(q "select transformation from runs limit 1")"
 # Another working CRS: boundaries, BNG, grid reference and postcode locations are all transformed into it.
 "$HM_BINARY" geocode -q -o "$out" --crs EPSG:3857 --wards "$HM_DATA/geocode/wards.geojson" \
   --postcodes "$HM_DATA/geocode/postcodes.csv" "$HM_DATA/geocode/incidents.csv"
