@@ -10,6 +10,7 @@
 #include "aggregate.h"
 #include "density.h"
 #include "tiles_command.h"
+#include "pipeline.h"
 #include "qgis_project.h"
 
 #include <cpl_conv.h>
@@ -72,6 +73,24 @@ static int run_qgis(hm_ctx *ctx, int argc, char **argv)
     return status;
 }
 
+static int run_run(hm_ctx *ctx, int argc, char **argv)
+{
+    hm_pipeline_options *options = NULL;
+    int status = hm_run_options_new(ctx, argc, argv, &options);
+    if (status == HM_OK) status = hm_run(ctx, options, NULL, NULL);
+    hm_pipeline_options_free(options);
+    return status;
+}
+
+static int run_update(hm_ctx *ctx, int argc, char **argv)
+{
+    hm_pipeline_options *options = NULL;
+    int status = hm_update_options_new(ctx, argc, argv, &options);
+    if (status == HM_OK) status = hm_update(ctx, options, NULL, NULL);
+    hm_pipeline_options_free(options);
+    return status;
+}
+
 static const hm_command commands[] = {
     {"geocode", "geocode -o OUT.gpkg --wards WARDS [--beats BEATS] [options] INPUT... [--intel FILE]",
      "place incidents and intelligence records in their ward and beat; write a GeoPackage", run_geocode},
@@ -84,6 +103,10 @@ static const hm_command commands[] = {
      run_tiles},
     {"qgis", "qgis DIR [-o NAME.qgs] [--classes N] [--method jenks|quantile] [--no-project]",
      "make a folder of outputs QGIS-ready: default styles, metadata, .qml beside surfaces, a QGIS project", run_qgis},
+    {"run", "run PROJECT.ini [-o DIR]",
+     "the whole job from a project file: geocode, aggregate, density, tiles; run.json manifest", run_run},
+    {"update", "update PROJECT.ini --add NEW.csv... [--add-intel FILE]",
+     "add new records to a run's outputs, remaking only what they change (same result as a full run)", run_update},
 };
 
 static void print_help(FILE *out)
