@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define HM_KDE_MAX_THREADS 64
 /* Per-thread row buffers are kept under this size by choosing fewer rows per chunk on very wide grids. */
@@ -724,23 +727,6 @@ static int qgis_buffer(double radius, double pixel)
     return buffer;
 }
 
-/* QGIS's raw kernels, written with its operations (std::pow(x, 2) is x * x; pow(x, 3) is the library's). */
-static inline double qgis_kernel(hm_kernel kernel, double decay, double distance, double bandwidth)
-{
-    double u = distance / bandwidth;
-    switch (kernel) {
-    case HM_KERNEL_QUARTIC: {
-        double t = 1. - u * u;
-        return t * t;
-    }
-    case HM_KERNEL_TRIWEIGHT: return pow(1. - u * u, 3.0);
-    case HM_KERNEL_EPANECHNIKOV: return 1. - u * u;
-    case HM_KERNEL_TRIANGULAR: return 1. - (1. - decay) * u;
-    case HM_KERNEL_UNIFORM: return 1.0;
-    }
-    return 0;
-}
-
 /* The block QGIS writes for one point: position from its unsigned pixel arithmetic. */
 typedef struct qgis_block {
     uint32_t x_position, y_position; /* y_position counts from the bottom: used for the sample centres */
@@ -788,8 +774,87 @@ typedef struct qgis_job {
     long band_count;
     const size_t *band_start; /* point indices of band k: list[band_start[k] .. band_start[k + 1] - 1] */
     const uint32_t *list;
+    long max_block; /* the largest block side, for the per-thread dx^2 buffer */
     atomic_long next_band;
+    atomic_int failed;
 } qgis_job;
+
+/* The exact predicate of qgskde.cpp: a sample is used unless sqrt(dx^2 + dy^2) > radius. */
+static inline int qgis_inside(double dx2, double dy2, double radius)
+{
+    return !(sqrt(dx2 + dy2) > radius);
+}
+
+/* QGIS's raw kernel value from the squared distance s = dx^2 + dy^2, without the square root and division QGIS
+ * spends on every sample: (d / r)^2 is taken as s / r^2. The two differ in the last bits of a double, far below
+ * the float32 rounding of the cells (the parity tests find no cell that differs), and the samples used are still
+ * chosen by QGIS's own predicate (qgis_inside). The triangular kernel needs d itself and is computed as QGIS does. */
+static inline double qgis_kernel_squared(hm_kernel kernel, double decay, double s, double radius, double inverse_r2)
+{
+    double t = 1. - s * inverse_r2;
+    switch (kernel) {
+    case HM_KERNEL_QUARTIC: return t * t;
+    case HM_KERNEL_TRIWEIGHT: return t * t * t;
+    case HM_KERNEL_EPANECHNIKOV: return t;
+    case HM_KERNEL_UNIFORM: return 1.0;
+    case HM_KERNEL_TRIANGULAR: return 1. - (1. - decay) * (sqrt(s) / radius);
+    }
+    return 0;
+}
+
+/* Adds w * K to row[xp] for xp in [first, last], QGIS's way: float32 cells, nodata turned into 0 first, each
+ * value computed in double and added to the float. Two cells at a time with SSE2 (IEEE operations: the same
+ * bits as the scalar code). */
+static inline __attribute__((always_inline)) void qgis_row_kernel(const hm_kernel kernel, double decay,
+                                                                  const double *dx2, double dy2, double radius,
+                                                                  double weight, float *row, long first, long last)
+{
+    const double inverse_r2 = 1. / (radius * radius);
+    long xp = first;
+#if defined(__SSE2__)
+    const __m128d dy2v = _mm_set1_pd(dy2), radiusv = _mm_set1_pd(radius), one = _mm_set1_pd(1.0);
+    const __m128d weightv = _mm_set1_pd(weight), slope = _mm_set1_pd(1. - decay), inverse = _mm_set1_pd(inverse_r2);
+    const __m128 nodata = _mm_set1_ps((float)HM_KDE_NODATA);
+    for (; xp + 1 <= last; xp += 2) {
+        __m128d s = _mm_add_pd(_mm_loadu_pd(dx2 + xp), dy2v), k;
+        __m128d t = _mm_sub_pd(one, _mm_mul_pd(s, inverse));
+        switch (kernel) {
+        case HM_KERNEL_QUARTIC: k = _mm_mul_pd(t, t); break;
+        case HM_KERNEL_TRIWEIGHT: k = _mm_mul_pd(_mm_mul_pd(t, t), t); break;
+        case HM_KERNEL_EPANECHNIKOV: k = t; break;
+        case HM_KERNEL_UNIFORM: k = one; break;
+        default: k = _mm_sub_pd(one, _mm_mul_pd(slope, _mm_div_pd(_mm_sqrt_pd(s), radiusv))); break;
+        }
+        __m128d value = _mm_mul_pd(weightv, k);
+        __m128 cells = _mm_castpd_ps(_mm_load_sd((const double *)(const void *)(row + xp)));
+        cells = _mm_andnot_ps(_mm_cmpeq_ps(cells, nodata), cells);
+        __m128 sum = _mm_cvtpd_ps(_mm_add_pd(_mm_cvtps_pd(cells), value));
+        _mm_storel_pi((__m64 *)(void *)(row + xp), sum);
+    }
+#endif
+    for (; xp <= last; xp++) {
+        double value = weight * qgis_kernel_squared(kernel, decay, dx2[xp] + dy2, radius, inverse_r2);
+        if (row[xp] == (float)HM_KDE_NODATA) row[xp] = 0;
+        row[xp] += value;
+    }
+}
+
+/* One copy of the row loop per kernel, so that the kernel is a constant inside it. */
+static void qgis_row(hm_kernel kernel, double decay, const double *dx2, double dy2, double radius, double weight,
+                     float *row, long first, long last)
+{
+    switch (kernel) {
+    case HM_KERNEL_QUARTIC: qgis_row_kernel(HM_KERNEL_QUARTIC, decay, dx2, dy2, radius, weight, row, first, last); break;
+    case HM_KERNEL_TRIWEIGHT:
+        qgis_row_kernel(HM_KERNEL_TRIWEIGHT, decay, dx2, dy2, radius, weight, row, first, last);
+        break;
+    case HM_KERNEL_EPANECHNIKOV:
+        qgis_row_kernel(HM_KERNEL_EPANECHNIKOV, decay, dx2, dy2, radius, weight, row, first, last);
+        break;
+    case HM_KERNEL_UNIFORM: qgis_row_kernel(HM_KERNEL_UNIFORM, decay, dx2, dy2, radius, weight, row, first, last); break;
+    default: qgis_row_kernel(HM_KERNEL_TRIANGULAR, decay, dx2, dy2, radius, weight, row, first, last); break;
+    }
+}
 
 static void *qgis_worker(void *shared)
 {
@@ -798,6 +863,11 @@ static void *qgis_worker(void *shared)
     const hm_kde_points *points = job->points;
     const hm_kernel kernel = job->params->kernel;
     const double decay = job->params->decay, pixel = g->cell_m;
+    double *dx2 = malloc((size_t)job->max_block * sizeof *dx2);
+    if (!dx2) {
+        atomic_store(&job->failed, 1);
+        return NULL;
+    }
     for (;;) {
         long band = atomic_fetch_add(&job->next_band, 1);
         if (band >= job->band_count) break;
@@ -813,24 +883,38 @@ static void *qgis_worker(void *shared)
             long yp_first = row0 - block.y_offset, yp_end = row_end - block.y_offset;
             if (yp_first < 0) yp_first = 0;
             if (yp_end > block.size) yp_end = block.size;
+            /* QGIS's sample columns are the same on every row of the block: their dx^2 once per point. */
+            for (long xp = 0; xp < block.size; xp++) {
+                double centre_x = ((double)(uint32_t)(block.x_position + (uint32_t)xp) + 0.5) * pixel +
+                                  job->bounds.x_min;
+                double dx = centre_x - x;
+                dx2[xp] = dx * dx;
+            }
+            /* The column nearest the point, in block coordinates, to find each row's chord from. */
+            const double centre = (x - job->bounds.x_min) / pixel - 0.5 - (double)block.x_position;
             for (long yp = yp_first; yp < yp_end; yp++) {
                 double centre_y = ((double)(uint32_t)(block.y_position + (uint32_t)yp) + 0.5) * pixel +
                                   job->bounds.y_min;
-                double dy = centre_y - y;
+                double dy = centre_y - y, dy2 = dy * dy;
+                if (sqrt(dy2) > radius) continue; /* then every sample of the row is outside */
+                /* The samples used form one run of columns (dx grows with xp): estimate its ends from the chord,
+                 * then settle them with QGIS's own predicate. */
+                double half = sqrt(fmax(radius * radius - dy2, 0)) / pixel;
+                double lo_estimate = ceil(centre - half), hi_estimate = floor(centre + half);
+                long last_column = block.size - 1;
+                long lo = lo_estimate < 0 ? 0 : lo_estimate > (double)last_column ? last_column : (long)lo_estimate;
+                long hi = hi_estimate < 0 ? 0 : hi_estimate > (double)last_column ? last_column : (long)hi_estimate;
+                while (lo > 0 && qgis_inside(dx2[lo - 1], dy2, radius)) lo--;
+                while (lo <= hi && !qgis_inside(dx2[lo], dy2, radius)) lo++;
+                while (hi < last_column && qgis_inside(dx2[hi + 1], dy2, radius)) hi++;
+                while (hi >= lo && !qgis_inside(dx2[hi], dy2, radius)) hi--;
+                if (lo > hi) continue;
                 float *row = job->out + (block.y_offset + yp) * g->columns + block.x_offset;
-                for (long xp = 0; xp < block.size; xp++) {
-                    double centre_x = ((double)(uint32_t)(block.x_position + (uint32_t)xp) + 0.5) * pixel +
-                                      job->bounds.x_min;
-                    double dx = centre_x - x;
-                    double distance = sqrt(dx * dx + dy * dy);
-                    if (distance > radius) continue;
-                    double value = weight * qgis_kernel(kernel, decay, distance, radius);
-                    if (row[xp] == (float)HM_KDE_NODATA) row[xp] = 0;
-                    row[xp] += value;
-                }
+                qgis_row(kernel, decay, dx2, dy2, radius, weight, row, lo, hi);
             }
         }
     }
+    free(dx2);
     return NULL;
 }
 
@@ -910,12 +994,15 @@ int hm_kde_qgis(hm_ctx *ctx, const hm_kde_params *params, const hm_kde_points *p
         free(fill);
     }
     job.band_start = band_start;
+    job.max_block = 2L * qgis_buffer(points_max_radius(params, points), grid->cell_m) + 1;
     atomic_init(&job.next_band, 0);
+    atomic_init(&job.failed, 0);
     int threads = resolve_threads(params->threads);
     if (threads > job.band_count) threads = (int)job.band_count;
     run_threads(ctx, threads, qgis_worker, &job);
     free((void *)job.list);
     free(band_start);
+    if (atomic_load(&job.failed)) return hm_error(ctx, HM_ENOMEM, "out of memory for the QGIS mode's row buffers");
     if (dropped) *dropped = skipped;
     return HM_OK;
 }

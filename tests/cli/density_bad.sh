@@ -40,6 +40,11 @@ expect_failure "missing weight field" "has no field 'height' for --weight" "${d[
 expect_failure "missing harm field" "--weight harm (run the harm model first)" "${d[@]}" --weight harm
 expect_failure "text weight" "weight field weight is 'lots', not a number" density text_weight.csv -o out.tif --weight weight
 expect_failure "negative weight" "weights must be finite and >= 0" density negative_weight.csv -o out.tif --weight weight
+ogr2ogr -f GPKG text.gpkg text_weight.csv -nln incidents -a_srs EPSG:27700 -oo X_POSSIBLE_NAMES=x -oo Y_POSSIBLE_NAMES=y
+ogr2ogr -f GPKG negative.gpkg negative_weight.csv -nln incidents -a_srs EPSG:27700 -oo X_POSSIBLE_NAMES=x \
+  -oo Y_POSSIBLE_NAMES=y -oo AUTODETECT_TYPE=YES
+expect_failure "text weight (GeoPackage)" "feature 2: weight field weight is 'lots', not a number" density text.gpkg -o out.tif --weight weight
+expect_failure "negative weight (GeoPackage)" "feature 2: weight -1 (field weight): weights must be finite and >= 0" density negative.gpkg -o out.tif --weight weight
 expect_failure "NaN weight" "weights must be finite and >= 0" density nan_weight.csv -o out.tif --weight weight
 expect_failure "zero radius field" "a radius must be a positive number of metres" density zero_radius.csv -o out.tif --radius-field r
 expect_failure "all weights zero" "total weight of 0" density zero_weights.csv -o out.tif --weight weight

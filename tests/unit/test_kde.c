@@ -425,6 +425,7 @@ static void test_qgis_transcription(void **state)
     point_arrays p = random_points(2000, 358000, 172000, 2500, 1800, 0, 0, 0);
     hm_kde_points points = {p.x, p.y, p.w, NULL, p.count};
     const double radii[] = {500, 333.3, 97.6}, pixels[] = {25, 20, 7.3};
+    size_t cells_differing = 0, cells_total = 0;
     for (size_t c = 0; c < 3; c++)
         for (size_t k = 0; k < 5; k++) {
             hm_kde_params params = {all_kernels[k], 0.3, HM_KDE_RAW, radii[c], 2, NULL};
@@ -440,11 +441,26 @@ static void test_qgis_transcription(void **state)
             size_t dropped = 99;
             assert_int_equal(hm_kde_qgis(ctx, &params, &points, &g, &raster, &dropped), HM_OK);
             assert_int_equal(dropped, 0);
-            /* Same operations in the same order: the same float32 bits. */
-            assert_memory_equal(got, expected, (size_t)(columns * rows) * sizeof *got);
+            /* QGIS's grid, samples and float32 accumulation; the kernel from the squared distance instead of
+             * its square root: at most a float32 rounding apart, and nodata in exactly the same cells. */
+            size_t differ = 0;
+            double worst = 0, maximum = 0;
+            for (long c = 0; c < columns * rows; c++) {
+                assert_true((got[c] == -9999) == (expected[c] == -9999));
+                if (got[c] != expected[c]) differ++;
+                worst = fmax(worst, fabs((double)got[c] - expected[c]));
+                maximum = fmax(maximum, expected[c]);
+            }
+            if (worst > 1e-6 * maximum)
+                fail_msg("%s r %g pixel %g: %.3g of the maximum from the transcription", hm_kernel_name(all_kernels[k]),
+                         radii[c], pixels[c], worst / maximum);
+            cells_differing += differ;
+            cells_total += (size_t)(columns * rows);
             free(got);
             free(expected);
         }
+    print_message("QGIS mode vs the transcription of qgskde.cpp: %zu of %zu cells differ in float32\n",
+                  cells_differing, cells_total);
     /* The exact surface differs from QGIS's by much more than rounding (the issue quotes 3.4e-2 of the maximum
      * for 3,000 points at 25 m and 500 m): QGIS samples its kernels off the cell centres it writes. */
     hm_kde_params params = {HM_KERNEL_QUARTIC, 0, HM_KDE_RAW, 500, 2, NULL};
