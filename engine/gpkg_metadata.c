@@ -170,6 +170,13 @@ static int compare_items(const void *a, const void *b)
     return strcmp(((const md_item *)a)->key, ((const md_item *)b)->key);
 }
 
+static int compare_runs(const void *a, const void *b)
+{
+    const md_item *x = *(const md_item *const *)a, *y = *(const md_item *const *)b;
+    int by_date = strcmp(x->value, y->value);
+    return by_date ? by_date : strcmp(x->key, y->key);
+}
+
 /* ---------------------------------------------------------------------------------------------------------- */
 /* Tables and extension rows                                                                                  */
 
@@ -304,11 +311,14 @@ static int derive_items(md_job *job)
 
     /* When each command ran, from its own table, for packages a command wrote without calling us. */
     char *geocoded = table_exists(db, "runs") ? query_text(db, "SELECT max(run_started) FROM runs") : NULL;
-    if (status == HM_OK && geocoded) status = set_item(job, "HARMMAP_GEOCODE_RUN", geocoded);
-    free(geocoded);
     char *aggregated = table_exists(db, "aggregate_runs") ? query_text(db, "SELECT max(run_started) FROM "
                                                                            "aggregate_runs") : NULL;
-    if (status == HM_OK && aggregated) status = set_item(job, "HARMMAP_AGGREGATE_RUN", aggregated);
+    char when[32];
+    if (status == HM_OK && geocoded && normalise_timestamp(geocoded, when))
+        status = set_item(job, "HARMMAP_GEOCODE_RUN", when);
+    if (status == HM_OK && aggregated && normalise_timestamp(aggregated, when))
+        status = set_item(job, "HARMMAP_AGGREGATE_RUN", when);
+    free(geocoded);
     free(aggregated);
 
     if (status == HM_OK && table_exists(db, "runs")) {
@@ -592,16 +602,23 @@ static int write_layer_record(md_job *job, const char *table, const char *data_t
     for (size_t i = 0; i < sizeof keywords / sizeof keywords[0]; i++)
         if (keywords[i]) sqlite3_str_appendf(xml, "    <keyword>%s</keyword>\n", keywords[i]);
     sqlite3_str_appendall(xml, "  </keywords>\n  <links/>\n");
-    /* History: every harmmap run recorded in the dataset metadata, oldest first. */
+    /* History: every harmmap run recorded in the dataset metadata, oldest first (the dates sort as text). */
+    const md_item *runs[MAX_ITEMS];
+    size_t run_count = 0;
     for (size_t i = 0; i < job->item_count; i++) {
         const char *key = job->items[i].key;
         size_t length = strlen(key);
-        if (strncmp(key, "HARMMAP_", 8) != 0 || length < 12 || strcmp(key + length - 4, "_RUN") != 0) continue;
+        if (strncmp(key, "HARMMAP_", 8) == 0 && length > 12 && strcmp(key + length - 4, "_RUN") == 0)
+            runs[run_count++] = &job->items[i];
+    }
+    qsort(runs, run_count, sizeof runs[0], compare_runs);
+    for (size_t i = 0; i < run_count; i++) {
+        size_t length = strlen(runs[i]->key);
         char command[64];
-        snprintf(command, sizeof command, "%.*s", (int)(length - 12), key + 8);
+        snprintf(command, sizeof command, "%.*s", (int)(length - 12), runs[i]->key + 8);
         for (char *p = command; *p; p++) *p = (char)tolower((unsigned char)*p);
         sqlite3_str_appendall(xml, "  <history>");
-        char *line = sqlite3_mprintf("%s: harmmap %s", job->items[i].value, command);
+        char *line = sqlite3_mprintf("%s: harmmap %s", runs[i]->value, command);
         if (line) hm_xml_append_escaped(xml, line);
         sqlite3_free(line);
         sqlite3_str_appendall(xml, "</history>\n");
@@ -698,13 +715,13 @@ static int describe_layer(md_job *job, const char *table)
         const char *column = (const char *)sqlite3_column_text(columns, 0);
         if (!column) continue;
         char fallback[512];
-        const char *description = hm_field_dictionary_description(job->fields, column);
+        const char *description = hm_field_dictionary_description(job->fields, table, column);
         if (geometry_column && strcmp(column, geometry_column) == 0) {
             snprintf(fallback, sizeof fallback, "Geometry (%s) in %s", geometry_type ? geometry_type : "geometry",
                      crs ? crs : "the layer's CRS");
             description = fallback;
         }
-        const char *alias = hm_field_dictionary_alias(job->fields, column);
+        const char *alias = hm_field_dictionary_alias(job->fields, table, column);
         long long present = query_integer(db, "SELECT count(*) FROM gpkg_data_columns WHERE table_name = %Q AND "
                                               "column_name = %Q", table, column);
         sqlite3_stmt *stmt = present > 0 ? update : insert;

@@ -823,23 +823,35 @@ hm_field_dictionary *hm_field_dictionary_destroy(hm_field_dictionary *dictionary
     return NULL;
 }
 
-static const char *dictionary_cell(const hm_field_dictionary *dictionary, const char *field, size_t column)
+static const char *dictionary_cell(const hm_field_dictionary *dictionary, const char *table, const char *field,
+                                   size_t column)
 {
     if (!dictionary) return NULL;
-    for (size_t r = 0; r < dictionary->fields.rows; r++)
-        if (strcmp(cell(&dictionary->fields, r, 0), field) == 0 && *cell(&dictionary->fields, r, column))
-            return cell(&dictionary->fields, r, column);
+    size_t table_length = table ? strlen(table) : 0;
+    for (int pass = table ? 0 : 1; pass < 2; pass++)
+        for (size_t r = 0; r < dictionary->fields.rows; r++) {
+            const char *name = cell(&dictionary->fields, r, 0);
+            if (pass == 0) {
+                if (strncmp(name, table, table_length) != 0 || name[table_length] != '.') continue;
+                name += table_length + 1;
+            } else if (strchr(name, '.')) {
+                continue;
+            }
+            if (strcmp(name, field) == 0 && *cell(&dictionary->fields, r, column))
+                return cell(&dictionary->fields, r, column);
+        }
     return NULL;
 }
 
-const char *hm_field_dictionary_alias(const hm_field_dictionary *dictionary, const char *field)
+const char *hm_field_dictionary_alias(const hm_field_dictionary *dictionary, const char *table, const char *field)
 {
-    return dictionary_cell(dictionary, field, 1);
+    return dictionary_cell(dictionary, table, field, 1);
 }
 
-const char *hm_field_dictionary_description(const hm_field_dictionary *dictionary, const char *field)
+const char *hm_field_dictionary_description(const hm_field_dictionary *dictionary, const char *table,
+                                            const char *field)
 {
-    return dictionary_cell(dictionary, field, 2);
+    return dictionary_cell(dictionary, table, field, 2);
 }
 
 /* ---------------------------------------------------------------------------------------------------------- */
@@ -880,7 +892,7 @@ static int build_aliases(hm_ctx *ctx, sqlite3 *db, const char *table, const hm_f
     while (status == HM_OK && sqlite3_step(stmt) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(stmt, 1);
         if (!name || strcmp(name, "geom") == 0) continue;
-        const char *alias = hm_field_dictionary_alias(fields, name);
+        const char *alias = hm_field_dictionary_alias(fields, table, name);
         if (alias) {
             if (list->count == capacity) {
                 capacity = capacity ? 2 * capacity : 32;
@@ -964,9 +976,9 @@ const char *hm_styles_layer_title(const char *table)
     return table;
 }
 
-static const char *field_alias(const style_job *job, const char *field)
+static const char *field_alias(const style_job *job, const char *table, const char *field)
 {
-    const char *alias = hm_field_dictionary_alias(job->fields, field);
+    const char *alias = hm_field_dictionary_alias(job->fields, table, field);
     return alias ? alias : field;
 }
 
@@ -1046,7 +1058,7 @@ static int graduated_style(style_job *job, const char *table, const char *const 
         {"layer_name", table},
         {"layer_title", hm_styles_layer_title(table)},
         {"field", field},
-        {"field_alias", field_alias(job, field)},
+        {"field_alias", field_alias(job, table, field)},
         {"label_field", label_field},
         {"method_id", hm_class_method_qgis_id(o->method)},
         {"label_precision", precision},
@@ -1064,7 +1076,7 @@ static int graduated_style(style_job *job, const char *table, const char *const 
     status = fill_pair(job, "graduated_fill", &scope, style);
     alias_list_free(&aliases);
     snprintf(style->description, sizeof style->description,
-             "%s by %s (%s): %s in %d class%s, %s ramp, over %zu values", hm_styles_layer_title(table), field_alias(job, field),
+             "%s by %s (%s): %s in %d class%s, %s ramp, over %zu values", hm_styles_layer_title(table), field_alias(job, table, field),
              field, hm_class_method_name(o->method), classes, classes == 1 ? "" : "es", ramp.name, count);
     return status;
 }
@@ -1186,7 +1198,7 @@ static int categorized_style(style_job *job, const char *table, const char *fiel
         status = fill_pair(job, "categorized_point", &scope, style);
         alias_list_free(&aliases);
         snprintf(style->description, sizeof style->description,
-                 "%s by %s (%s): %zu categories over %lld features%s", hm_styles_layer_title(table), field_alias(job, field),
+                 "%s by %s (%s): %zu categories over %lld features%s", hm_styles_layer_title(table), field_alias(job, table, field),
                  field, placed - 1, features, distinct > count ? " (the rarest values grouped as other)" : "");
     }
     free(sorted);

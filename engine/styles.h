@@ -74,12 +74,14 @@ void hm_xml_append_escaped(sqlite3_str *out, const char *text);
 const char *hm_styles_layer_title(const char *table);
 
 /* data/styles/fields.csv (field, alias, description): the alias QGIS shows for a field, and a description for
- * fields whose writer gave none. */
+ * fields whose writer gave none. A row named "table.field" applies to that table only and comes first. */
 typedef struct hm_field_dictionary hm_field_dictionary;
 int hm_field_dictionary_load(hm_ctx *ctx, const char *styles_dir, hm_field_dictionary **out); /* NULL: data/styles */
 hm_field_dictionary *hm_field_dictionary_destroy(hm_field_dictionary *dictionary);            /* returns NULL */
-const char *hm_field_dictionary_alias(const hm_field_dictionary *dictionary, const char *field);       /* or NULL */
-const char *hm_field_dictionary_description(const hm_field_dictionary *dictionary, const char *field); /* or NULL */
+const char *hm_field_dictionary_alias(const hm_field_dictionary *dictionary, const char *table,
+                                      const char *field); /* or NULL */
+const char *hm_field_dictionary_description(const hm_field_dictionary *dictionary, const char *table,
+                                            const char *field); /* or NULL */
 
 /* ---- classification ---- */
 

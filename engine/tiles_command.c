@@ -210,6 +210,7 @@ int hm_tiles(hm_ctx *ctx, const hm_tiles_options *options, GDALProgressFunc prog
     if (quiet) progress = NULL;
     hm_tileset_summary s;
     int status = hm_tileset_build(ctx, &options->tileset, progress, NULL, &s);
+    fflush(stdout); /* GDAL's progress bar is on stdout; finish it before the summary on stderr */
     if (status != HM_OK) return status;
     const hm_tileset_options *o = &options->tileset;
     if (o->update && s.full_render) hm_info(ctx, "update drew every tile: %s", s.full_render_reason);

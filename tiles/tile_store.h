@@ -13,7 +13,8 @@
  * more than rendering); after a crash of the machine, render again.
  *
  * An existing folder is only replaced when it holds a previous tile set (its manifest) or is empty, so a wrong -o
- * cannot swap away someone's documents.
+ * cannot swap away someone's documents. One run per folder at a time: a run removes the .tmp folders it finds
+ * beside its output, taking them for leftovers of killed runs.
  */
 #ifndef HM_TILE_STORE_H
 #define HM_TILE_STORE_H

@@ -23,6 +23,7 @@ import glob
 import os
 import sqlite3
 import sys
+import tempfile
 import xml.etree.ElementTree as ET
 
 try:
@@ -138,6 +139,58 @@ def check_vector(path, db, table, data_type):
     return layer
 
 
+def check_layer_styles_schema(ours):
+    """layer_styles as harmmap writes it against the table QGIS itself creates when it saves a style to a
+    GeoPackage (QgsOgrProviderMetadata::saveStyle): same DDL, triggers and registration."""
+    from osgeo import ogr, osr
+    scratch = tempfile.mkdtemp(dir=os.environ.get("HM_TMP"))
+    path = os.path.join(scratch, "qgis.gpkg")
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(path)
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(27700)
+    layer = ds.CreateLayer("points", srs, ogr.wkbPoint)
+    feature = ogr.Feature(layer.GetLayerDefn())
+    feature.SetGeometry(ogr.CreateGeometryFromWkt("POINT (360000 170000)"))
+    layer.CreateFeature(feature)
+    ds = None
+    qgis_layer = QgsVectorLayer(f"{path}|layername=points", "points", "ogr")
+    qgis_layer.saveStyleToDatabase("qgis", "", True, "")
+    theirs = sqlite3.connect(path)
+    mine = sqlite3.connect(ours)
+    ddl = "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = 'layer_styles' ORDER BY type, name"
+    check(theirs.execute(ddl).fetchall() == mine.execute(ddl).fetchall(),
+          "layer_styles: the table or its triggers differ from those QGIS creates")
+    registration = ("SELECT c.data_type, c.srs_id, o.feature_count IS NOT NULL FROM gpkg_contents c LEFT JOIN "
+                    "gpkg_ogr_contents o USING (table_name) WHERE c.table_name = 'layer_styles'")
+    check(theirs.execute(registration).fetchall() == mine.execute(registration).fetchall(),
+          "layer_styles: registered differently from QGIS (gpkg_contents, gpkg_ogr_contents)")
+    row = "SELECT quote(f_table_catalog), quote(f_table_schema), f_geometry_column, useAsDefault, quote(ui) FROM layer_styles"
+    qgis_row = theirs.execute(row).fetchone()
+    for values in mine.execute(row + " WHERE f_geometry_column <> ''").fetchall():
+        check(values == qgis_row, f"layer_styles row {values} differs in form from QGIS's {qgis_row}")
+    theirs.close()
+    mine.close()
+
+
+def same_colours(surface_png, tiles_png):
+    """Mean colour difference between the surface drawn by QGIS from the GeoTIFF and .qml, and the web tiles, over
+    pixels both painted: the same ramp and range give the same colours (up to resampling at cell edges)."""
+    a, b = QImage(surface_png), QImage(tiles_png)
+    background = QColor(255, 255, 255).rgb()
+    total, count = 0.0, 0
+    for y in range(0, a.height(), 3):
+        for x in range(0, a.width(), 3):
+            pa, pb = a.pixel(x, y), b.pixel(x, y)
+            if pa == background or pb == background:
+                continue
+            ca, cb = QColor(pa), QColor(pb)
+            total += (abs(ca.red() - cb.red()) + abs(ca.green() - cb.green()) + abs(ca.blue() - cb.blue())) / 3
+            count += 1
+    mean = total / count if count else 255
+    print(f"surface (GeoTIFF + .qml) against tiles: mean colour difference {mean:.1f}/255 over {count} pixels")
+    check(count > 1000 and mean < 8, f"the surface in QGIS and the tiles differ in colour (mean {mean:.1f}/255)")
+
+
 def manifest_of(tiles_dir):
     settings = {}
     with open(os.path.join(tiles_dir, "tiles-manifest.txt")) as manifest:
@@ -218,6 +271,8 @@ def main():
     check(len(gpkgs) > 0, f"no GeoPackage in {outdir}")
     for path in gpkgs:
         db = sqlite3.connect(path)
+        if has_table(db, "layer_styles"):
+            check_layer_styles_schema(path)
         for table, data_type in db.execute("SELECT table_name, data_type FROM gpkg_contents WHERE data_type IN "
                                            "('features', 'attributes') ORDER BY rowid").fetchall():
             layer = check_vector(path, db, table, data_type) if table != "layer_styles" else None
@@ -262,15 +317,19 @@ def main():
     png = os.path.join(render_dir, "project.png")
     render(visible, QgsRectangle(extent), crs, png)
     not_blank(png, "project render")
+    tiles_png = surface_png = None
     for layer in xyz:
-        png = os.path.join(render_dir, "tiles.png")
-        render([layer], QgsRectangle(extent), crs, png)
-        not_blank(png, f"tile layer {layer.name()} render", minimum_share=0.01)
+        tiles_png = os.path.join(render_dir, "tiles.png")
+        render([layer], QgsRectangle(extent), crs, tiles_png)
+        not_blank(tiles_png, f"tile layer {layer.name()} render", minimum_share=0.01)
     for layer in layers:
         if isinstance(layer, QgsRasterLayer) and layer.providerType() == "gdal":
-            png = os.path.join(render_dir, "surface.png")
-            render([layer], QgsRectangle(extent), crs, png)
-            not_blank(png, f"surface {layer.name()} render", minimum_share=0.01)
+            surface_png = os.path.join(render_dir, "surface.png")
+            layer.renderer().setOpacity(1.0)  # the style draws it at 0.8 over the basemap; the tiles are opaque
+            render([layer], QgsRectangle(extent), crs, surface_png)
+            not_blank(surface_png, f"surface {layer.name()} render", minimum_share=0.01)
+    if tiles_png and surface_png and len(xyz) == 1 and len(rasters) == 1:
+        same_colours(surface_png, tiles_png)
     return finish(app)
 
 
