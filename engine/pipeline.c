@@ -1466,7 +1466,15 @@ int hm_update(hm_ctx *ctx, const hm_pipeline_options *options, GDALProgressFunc 
         job_free(&j);
         return HM_OK;
     }
-    /* Until the update finishes the outputs are mixed: a later update refuses and says to run again. */
+    /* Until the update finishes the outputs are mixed: a later update refuses and says to run again. The state
+     * as it was is kept, to be put back if the update stops before it changes any output. */
+    char state_before[PATH_MAX + 16];
+    snprintf(state_before, sizeof state_before, "%s.before", j.state_path);
+    int outputs_touched = 0;
+    if (status == HM_OK && link(j.state_path, state_before) != 0 && errno == EEXIST) {
+        unlink(state_before);
+        if (link(j.state_path, state_before) != 0) state_before[0] = '\0';
+    }
     if (status == HM_OK) status = write_state(&j, "updating");
 
     double clock;
@@ -1497,7 +1505,10 @@ int hm_update(hm_ctx *ctx, const hm_pipeline_options *options, GDALProgressFunc 
         begin_stage(&j, STAGE_GEOCODE, &clock);
         say(&j, "geocode: placing the new records, then adding them to %s", j.gpkg);
         status = geocode_inputs(&j, first_new, fresh);
-        if (status == HM_OK) status = pl_gpkg_merge(ctx, j.gpkg, fresh, &j.merge);
+        if (status == HM_OK) {
+            status = pl_gpkg_merge(ctx, j.gpkg, fresh, &j.merge);
+            outputs_touched = status == HM_OK; /* the merge is one transaction: all or nothing */
+        }
         unlink(fresh);
         end_stage(&j, STAGE_GEOCODE, clock);
         snprintf(j.stages[STAGE_GEOCODE].note, sizeof j.stages[STAGE_GEOCODE].note,
@@ -1559,7 +1570,9 @@ int hm_update(hm_ctx *ctx, const hm_pipeline_options *options, GDALProgressFunc 
     if (status == HM_OK) status = write_manifest(&j, seconds);
     if (status == HM_OK) status = write_state(&j, "complete");
     if (status == HM_OK) print_outputs(&j, seconds);
-    if (status != HM_OK && path_exists(j.state_path)) {
+    if (status != HM_OK && !outputs_touched && state_before[0] && path_exists(state_before)) {
+        rename(state_before, j.state_path); /* nothing was changed: the outputs are still those of the last run */
+    } else if (status != HM_OK && path_exists(j.state_path)) {
         /* Make sure the message says what to do: the outputs may hold part of the update. */
         FILE *probe = fopen(j.state_path, "r");
         char line[128] = "";
@@ -1571,6 +1584,7 @@ int hm_update(hm_ctx *ctx, const hm_pipeline_options *options, GDALProgressFunc 
             fclose(probe);
         }
     }
+    if (state_before[0]) unlink(state_before);
     j.summary.seconds = seconds;
     if (summary) *summary = j.summary;
     free_state(&s);

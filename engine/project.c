@@ -843,8 +843,8 @@ int hm_project_load(hm_ctx *ctx, const char *path, hm_project **out)
     if (!project->path) {
         int saved = errno;
         free_project(project);
-        return hm_error(ctx, HM_EIO, "%s: %s: give the project file (see 'harmmap help run' for its format)", path,
-                        strerror(saved));
+        return hm_error(ctx, HM_EINVAL, "%s: %s: give the project file (see 'harmmap help run' for its format)",
+                        path, strerror(saved));
     }
     struct stat info;
     if (stat(project->path, &info) != 0 || S_ISDIR(info.st_mode)) {

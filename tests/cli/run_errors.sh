@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# harmmap run and update on mistakes: each stops before writing anything, with exit status 2 for a mistake in
+# the command or the project file, and a message naming the file, line and key and what to write instead.
+source "$(dirname "$0")/pipeline_lib.sh"
+cd "$work"
+
+# expect_refusal STATUS FRAGMENT COMMAND...: the command fails with STATUS and says FRAGMENT on stderr.
+expect_refusal() {
+  local want=$1 fragment=$2
+  shift 2
+  local status=0
+  "$@" >out.log 2>err.log || status=$?
+  [ "$status" = "$want" ] || fail "$*: exit status $status, expected $want ($(cat err.log))"
+  grep -qF -- "$fragment" err.log || fail "$*: no \"$fragment\" in: $(cat err.log)"
+}
+
+write_project p.ini "01"
+sed 's/^radius = 500/radius = wide/' p.ini >bad.ini
+expect_refusal 2 "bad.ini:22: [density] radius = wide: give a positive number of metres, or silverman or arcgis" \
+  "$HM_BINARY" run bad.ini
+sed 's/^zoom = 11-14/zooms = 11-14/' p.ini >bad.ini
+expect_refusal 2 "bad.ini:26: [tiles] zooms: unknown key; the keys of [tiles] are zoom, ramp, range" "$HM_BINARY" run bad.ini
+sed "s|^wards = .*|wards = $work/nowhere.gpkg|" p.ini >bad.ini
+expect_refusal 2 "bad.ini:6: [boundaries] wards = $work/nowhere.gpkg: No such file or directory" "$HM_BINARY" run bad.ini
+[ ! -e out ] || fail "a refused run created the output folder"
+expect_refusal 2 "no-such.ini: No such file or directory" "$HM_BINARY" run no-such.ini
+expect_refusal 2 "give the project file" "$HM_BINARY" run
+expect_refusal 2 "unknown option '--add'" "$HM_BINARY" run p.ini --add x.csv
+
+# update needs a finished run, and files that exist.
+expect_refusal 2 "has no previous run" "$HM_BINARY" update p.ini
+"$HM_BINARY" run -q p.ini || fail "run failed"
+expect_refusal 2 "--add nowhere.csv: No such file or directory" "$HM_BINARY" update p.ini --add nowhere.csv
+expect_refusal 2 "is already an intelligence input" "$HM_BINARY" update p.ini --add "$sample/intelligence.csv"
+# A file whose header geocode cannot read: the update stops in geocode and leaves the outputs as they were.
+printf 'a,b\n1,2\n' >strange.csv
+cp out/harmmap.gpkg before.gpkg
+expect_refusal 1 "stage geocode" "$HM_BINARY" update p.ini --add strange.csv
+cmp before.gpkg out/harmmap.gpkg || fail "a failed update changed the GeoPackage"
+grep -q strange.csv p.ini && fail "a failed update added its file to the project"
+# ... and a later update still works (the failure changed no output, so the state was put back).
+"$HM_BINARY" update -q p.ini --add "$sample/street/2026-02-avon-and-somerset-street.csv" || fail "update after a failed one"
+echo "run_errors: refusals checked"
