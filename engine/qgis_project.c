@@ -618,14 +618,24 @@ static int same_file(const char *a, const char *b)
     return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-int hm_qgis_prepare_folder(hm_ctx *ctx, const char *dir, const hm_qgis_folder_options *options, char *project_path,
-                           size_t project_path_size)
+static int holds_outputs(const char *dir)
 {
-    hm_qgis_folder_options defaults = {0};
-    if (!options) options = &defaults;
+    DIR *listing = opendir(dir);
+    if (!listing) return 0;
+    struct dirent *entry;
+    int found = 0;
+    while (!found && (entry = readdir(listing)))
+        found = entry->d_name[0] != '.' && (has_suffix(entry->d_name, ".gpkg") || has_suffix(entry->d_name, ".tif"));
+    closedir(listing);
+    return found;
+}
+
+static int prepare_folder(hm_ctx *ctx, const char *dir, const hm_qgis_folder_options *options, char *project_path,
+                          size_t project_path_size, int depth)
+{
     DIR *listing = opendir(dir);
     if (!listing) return hm_error(ctx, HM_EIO, "%s: cannot list the folder: %s", dir, strerror(errno));
-    found_files gpkgs = {0}, rasters = {0}, tiles = {0}, mbtiles = {0};
+    found_files gpkgs = {0}, rasters = {0}, tiles = {0}, mbtiles = {0}, subfolders = {0};
     int status = HM_OK;
     struct dirent *entry;
     while (status == HM_OK && (entry = readdir(listing))) {
@@ -638,7 +648,10 @@ int hm_qgis_prepare_folder(hm_ctx *ctx, const char *dir, const hm_qgis_folder_op
         if (S_ISDIR(info.st_mode)) {
             char manifest[PATH_MAX + 32];
             snprintf(manifest, sizeof manifest, "%s/tiles-manifest.txt", path);
-            if (access(manifest, R_OK) == 0) status = found_push(ctx, &tiles, path);
+            if (access(manifest, R_OK) == 0)
+                status = found_push(ctx, &tiles, path);
+            else if (depth == 0 && holds_outputs(path))
+                status = found_push(ctx, &subfolders, path); /* e.g. public/: a product of its own */
         } else if (has_suffix(entry->d_name, ".gpkg")) {
             status = found_push(ctx, &gpkgs, path);
         } else if (has_suffix(entry->d_name, ".tif") || has_suffix(entry->d_name, ".tiff")) {
@@ -648,8 +661,8 @@ int hm_qgis_prepare_folder(hm_ctx *ctx, const char *dir, const hm_qgis_folder_op
         }
     }
     closedir(listing);
-    found_files *all[] = {&gpkgs, &rasters, &tiles, &mbtiles};
-    for (size_t i = 0; i < 4; i++)
+    found_files *all[] = {&gpkgs, &rasters, &tiles, &mbtiles, &subfolders};
+    for (size_t i = 0; i < 5; i++)
         if (all[i]->count) qsort(all[i]->names, all[i]->count, sizeof(char *), compare_names);
 
     hm_run_description fallback_run = {"qgis", NULL, NULL, 0, NULL};
@@ -723,8 +736,22 @@ int hm_qgis_prepare_folder(hm_ctx *ctx, const char *dir, const hm_qgis_folder_op
         free(layers);
         free(entries);
     }
-    for (size_t i = 0; i < 4; i++) found_free(all[i]);
+    /* A folder of outputs inside (the public product) gets its styles and a project of its own, so that it can be
+     * handed on as a whole without the restricted layers. */
+    for (size_t i = 0; status == HM_OK && i < subfolders.count; i++) {
+        hm_qgis_folder_options inner = *options;
+        inner.title = NULL;
+        status = prepare_folder(ctx, subfolders.names[i], &inner, NULL, 0, depth + 1);
+    }
+    for (size_t i = 0; i < 5; i++) found_free(all[i]);
     return status;
+}
+
+int hm_qgis_prepare_folder(hm_ctx *ctx, const char *dir, const hm_qgis_folder_options *options, char *project_path,
+                           size_t project_path_size)
+{
+    hm_qgis_folder_options defaults = {0};
+    return prepare_folder(ctx, dir, options ? options : &defaults, project_path, project_path_size, 0);
 }
 
 /* ---------------------------------------------------------------------------------------------------------- */
