@@ -16,6 +16,7 @@
 #include "harm.h"
 #include "hotspots.h"
 #include "location.h"
+#include "tempfiles.h"
 
 #include <cpl_conv.h>
 #include <cpl_string.h>
@@ -1853,10 +1854,14 @@ static int write_field_descriptions(agg_run *run, const char *path)
         "CREATE TABLE IF NOT EXISTS gpkg_data_column_constraints (constraint_name TEXT NOT NULL, constraint_type "
         "TEXT NOT NULL, value TEXT, min NUMERIC, min_is_inclusive BOOLEAN, max NUMERIC, max_is_inclusive BOOLEAN, "
         "description TEXT, CONSTRAINT gdcc_ntv UNIQUE (constraint_name, constraint_type, value));"
-        "INSERT OR IGNORE INTO gpkg_extensions VALUES ('gpkg_data_columns', NULL, 'gpkg_schema', "
-        "'http://www.geopackage.org/spec121/#extension_schema', 'read-write');"
-        "INSERT OR IGNORE INTO gpkg_extensions VALUES ('gpkg_data_column_constraints', NULL, 'gpkg_schema', "
-        "'http://www.geopackage.org/spec121/#extension_schema', 'read-write');";
+        /* Not INSERT OR IGNORE: column_name is NULL, and NULLs never collide in a UNIQUE constraint, so every
+         * run on the same file would add the rows again. */
+        "INSERT INTO gpkg_extensions SELECT 'gpkg_data_columns', NULL, 'gpkg_schema', "
+        "'http://www.geopackage.org/spec121/#extension_schema', 'read-write' WHERE NOT EXISTS (SELECT 1 FROM "
+        "gpkg_extensions WHERE table_name = 'gpkg_data_columns' AND extension_name = 'gpkg_schema');"
+        "INSERT INTO gpkg_extensions SELECT 'gpkg_data_column_constraints', NULL, 'gpkg_schema', "
+        "'http://www.geopackage.org/spec121/#extension_schema', 'read-write' WHERE NOT EXISTS (SELECT 1 FROM "
+        "gpkg_extensions WHERE table_name = 'gpkg_data_column_constraints' AND extension_name = 'gpkg_schema');";
     char *message = NULL;
     if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK || sqlite3_exec(db, setup, NULL, NULL, &message) != SQLITE_OK) {
         status = hm_error(run->ctx, HM_ESQL, "%s: gpkg_data_columns: %s", path, message ? message : sqlite3_errmsg(db));
@@ -2086,6 +2091,8 @@ static int write_outputs(agg_run *run)
                               strerror(errno));
     if (status != HM_OK)
         for (size_t f = 0; f < file_count; f++) unlink(files[f].temp);
+    for (size_t f = 0; status == HM_OK && f < file_count; f++)
+        hm_remove_stale_temporaries(ctx, files[f].temp); /* left by killed runs */
     return status;
 }
 

@@ -4,6 +4,7 @@
 
 #include "argv.h"
 #include "kde.h"
+#include "tempfiles.h"
 
 #include <cpl_conv.h>
 #include <cpl_string.h>
@@ -1302,6 +1303,7 @@ static int write_cog(hm_ctx *ctx, const hm_density_options *o, const char *path,
     if (status == HM_OK && rename(temporary, path) != 0)
         status = hm_error(ctx, HM_EIO, "%s: cannot rename %s over it (%s)", path, temporary, strerror(errno));
     if (status != HM_OK && temporary[0]) VSIUnlink(temporary);
+    if (status == HM_OK) hm_remove_stale_temporaries(ctx, temporary); /* left by killed runs */
     return status;
 }
 

@@ -1,7 +1,9 @@
 /* mbtiles.c - MBTiles 1.3 writer (see mbtiles.h). */
 #include "mbtiles.h"
+#include "tempfiles.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -38,8 +40,14 @@ int hm_mbtiles_create(hm_ctx *ctx, const char *path, hm_mbtiles **out)
     hm_mbtiles *m = calloc(1, sizeof *m);
     if (!m) return hm_error(ctx, HM_ENOMEM, "out of memory");
     snprintf(m->path, sizeof m->path, "%s", path);
-    snprintf(m->temp_path, sizeof m->temp_path, "%s.tmp-XXXXXX", path);
-    int fd = mkstemp(m->temp_path);
+    /* Named with the process id, so that a later run can tell a killed run's leftover (tempfiles.h); created with
+     * mode 0666 minus the umask, like any new file (mkstemp's 0600 widened by a chmod would ignore the umask). */
+    int fd = -1;
+    for (int attempt = 0; fd < 0 && attempt < 100; attempt++) {
+        snprintf(m->temp_path, sizeof m->temp_path, "%s.tmp-%ld-%d", path, (long)getpid(), attempt);
+        fd = open(m->temp_path, O_RDWR | O_CREAT | O_EXCL, 0666);
+        if (fd < 0 && errno != EEXIST) break;
+    }
     if (fd < 0) {
         int e = errno;
         free(m);
@@ -120,9 +128,10 @@ int hm_mbtiles_finish(hm_ctx *ctx, hm_mbtiles *m)
     }
     m->db = NULL;
     if (status == HM_OK) {
-        chmod(m->temp_path, 0644);
         if (rename(m->temp_path, m->path) != 0)
             status = hm_error(ctx, HM_EIO, "cannot rename %s to %s: %s", m->temp_path, m->path, strerror(errno));
+        else
+            hm_remove_stale_temporaries(ctx, m->temp_path); /* left by killed runs */
     }
     if (status != HM_OK) unlink(m->temp_path);
     free(m);

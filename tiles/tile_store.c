@@ -156,7 +156,10 @@ int hm_tile_store_begin(hm_ctx *ctx, const char *final_dir, int tms, hm_tile_sto
         return hm_error(ctx, HM_EIO, "-o %s: cannot create a folder in %s: %s; choose a folder you can write to",
                         final_dir, parent, strerror(e));
     }
-    chmod(store->new_dir, 0755); /* mkdtemp makes it 0700; a tile folder is for serving */
+    /* mkdtemp makes it 0700; a tile folder is for serving, so 0755, but never wider than the umask allows. */
+    mode_t umask_bits = umask(0);
+    umask(umask_bits);
+    chmod(store->new_dir, 0755 & ~umask_bits);
     *out = store;
     return HM_OK;
 }

@@ -1,0 +1,24 @@
+/*
+ * tempfiles.h - removing the temporary files that killed runs leave beside their outputs.
+ *
+ * Every harmmap output is written to a temporary file beside its target and renamed over it only when complete
+ * (so a killed run leaves the previous output intact). The temporary's name holds the writer's process id:
+ * "<name>.tmp-<pid><anything>" (out.tif.tmp-4242.tif, out.gpkg.tmp-4242-9f3a01c2, ward_harm.tmp-4242.csv). A
+ * run that was killed cannot remove its own, so the next successful run of the same output does: after its
+ * rename, it removes the files with the same "<name>.tmp-" prefix whose process no longer exists. Files of a
+ * live process (another harmmap writing the same output right now) are left alone. PIDs are per host and PID
+ * namespace: a folder shared between hosts or containers should not rely on this (a temporary there is at worst
+ * left behind, never used as an output).
+ */
+#ifndef HM_TEMPFILES_H
+#define HM_TEMPFILES_H
+
+#include "context.h"
+
+/* `own_temp_path` is the temporary this process used (already renamed away, or not): its file name must contain
+ * ".tmp-<this process id>". Removes the files in the same folder whose name has the same prefix up to ".tmp-",
+ * followed by the id of a process that no longer exists and then a non-digit or the end of the name. Logs each
+ * removal with hm_info. Returns the number removed (failures to remove are not errors: the file stays). */
+int hm_remove_stale_temporaries(hm_ctx *ctx, const char *own_temp_path);
+
+#endif

@@ -1,0 +1,132 @@
+/* Unit tests for tempfiles.c: a killed writer's temporaries are removed, a live writer's, our own, other outputs'
+ * and names not of the scheme are kept; the prefix is the part up to ".tmp-", whatever the extension. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "context.h"
+#include "tempfiles.h"
+
+static char folder[256];
+
+/* A process id that no longer exists: a child that has exited and been reaped. */
+static long dead_pid(void)
+{
+    pid_t child = fork();
+    if (child == 0) _exit(0);
+    assert_true(child > 0);
+    waitpid(child, NULL, 0);
+    return (long)child;
+}
+
+static void touch(const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", folder, name);
+    FILE *file = fopen(path, "w");
+    assert_non_null(file);
+    fclose(file);
+}
+
+static int exists(const char *name)
+{
+    char path[512];
+    struct stat info;
+    snprintf(path, sizeof path, "%s/%s", folder, name);
+    return stat(path, &info) == 0;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    const char *tmp = getenv("HM_TMP");
+    snprintf(folder, sizeof folder, "%s/test_tempfiles.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    return mkdtemp(folder) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char command[300];
+    snprintf(command, sizeof command, "rm -rf '%s'", folder);
+    return system(command) == 0 ? 0 : -1;
+}
+
+static void test_stale_removed_others_kept(void **state)
+{
+    (void)state;
+    hm_ctx *ctx = hm_ctx_create();
+    hm_ctx_set_verbosity(ctx, HM_QUIET);
+    long dead = dead_pid(), alive = (long)getppid(), self = (long)getpid();
+    char name[128], own[512];
+    const char *removed[4], *kept[8];
+    static char names[12][128];
+    int r = 0, k = 0, n = 0;
+#define MAKE(list, count, ...)                                                                                 \
+    do {                                                                                                       \
+        snprintf(names[n], sizeof names[n], __VA_ARGS__);                                                      \
+        touch(names[n]);                                                                                       \
+        list[count++] = names[n++];                                                                            \
+    } while (0)
+    MAKE(removed, r, "out.tif.tmp-%ld.tif", dead);                 /* density's form */
+    MAKE(removed, r, "out.tif.tmp-%ld-1a2b3c", dead);              /* gpkg's and mbtiles' form */
+    MAKE(removed, r, "out.tif.tmp-%ld", dead);                     /* the bare form */
+    MAKE(removed, r, "out.tif.tmp-%ld.tif-journal", dead);         /* SQLite's journal beside one */
+    MAKE(kept, k, "out.tif.tmp-%ld.tif", alive);                   /* another writer at work */
+    MAKE(kept, k, "out.tif.tmp-%ld.tif", self);                    /* ours */
+    MAKE(kept, k, "other.tif.tmp-%ld.tif", dead);                  /* another output's */
+    MAKE(kept, k, "out.tif.tmp-x%ld.tif", dead);                   /* not a process id */
+    MAKE(kept, k, "out.tif.tmp-.tif");
+    MAKE(kept, k, "out.tif");                                      /* the output itself */
+    MAKE(kept, k, "xout.tif.tmp-%ld.tif", dead);                   /* a longer name */
+#undef MAKE
+    snprintf(own, sizeof own, "%s/out.tif.tmp-%ld.tif", folder, self);
+    assert_int_equal(hm_remove_stale_temporaries(ctx, own), r);
+    for (int i = 0; i < r; i++) {
+        snprintf(name, sizeof name, "%s", removed[i]);
+        if (exists(name)) fail_msg("%s should have been removed", name);
+    }
+    for (int i = 0; i < k; i++)
+        if (!exists(kept[i])) fail_msg("%s should have been kept", kept[i]);
+    /* A second call finds nothing more; a path not of the scheme removes nothing. */
+    assert_int_equal(hm_remove_stale_temporaries(ctx, own), 0);
+    snprintf(own, sizeof own, "%s/out.tif", folder);
+    assert_int_equal(hm_remove_stale_temporaries(ctx, own), 0);
+    hm_ctx_destroy(ctx);
+}
+
+/* aggregate's form puts the process id before the extension: "ward_harm.tmp-PID.csv" for "ward_harm.csv". */
+static void test_extension_after_pid(void **state)
+{
+    (void)state;
+    hm_ctx *ctx = hm_ctx_create();
+    hm_ctx_set_verbosity(ctx, HM_QUIET);
+    char stale[64], own[512];
+    snprintf(stale, sizeof stale, "ward_harm.tmp-%ld.csv", dead_pid());
+    touch(stale);
+    touch("beat_harm.tmp-1.csv"); /* another output: kept even if pid 1 were dead */
+    snprintf(own, sizeof own, "%s/ward_harm.tmp-%ld.csv", folder, (long)getpid());
+    assert_int_equal(hm_remove_stale_temporaries(ctx, own), 1);
+    assert_false(exists(stale));
+    assert_true(exists("beat_harm.tmp-1.csv"));
+    hm_ctx_destroy(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_stale_removed_others_kept, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_extension_after_pid, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
