@@ -179,6 +179,7 @@ typedef struct exact_job {
     long block;      /* B: columns per block, a power of two */
     int block_shift; /* log2 B */
     double block_radii; /* B is at most this many radii (in cells) */
+    int any_direct;     /* some point is stamped cell by cell (triangular kernel, or radius under B / 8) */
     double half_block; /* (B - 1) / 2: a block's coefficients are relative to its middle column */
     long block_count;
     long chunk_rows; /* K */
@@ -280,10 +281,11 @@ static inline __attribute__((always_inline)) double poly_value(const poly7 *p, c
 }
 
 typedef struct exact_rows {
-    double *events; /* chunk_rows x columns x stride */
-    double *base;   /* chunk_rows x block_count x stride */
-    double *direct; /* chunk_rows x columns */
-    int *cover;     /* chunk_rows x (columns + 1): +1 where a chord starts, -1 after it ends */
+    /* chunk_rows x (columns + 1) x (stride + 1): the coefficients a chord adds where it starts and removes after
+     * it ends, and in the last slot +1 / -1, the number of chords covering a cell (exact zeros outside them) */
+    double *events;
+    double *base;   /* chunk_rows x block_count x stride: coefficients of chords covering a whole block */
+    double *direct; /* chunk_rows x columns: stamped values, when some point is stamped (else NULL) */
 } exact_rows;
 
 /* Adds point p to rows [row_first, row_last] of the chunk starting at chunk_row0. */
@@ -353,9 +355,9 @@ static inline __attribute__((always_inline)) void add_point_kernel(const exact_j
         if (lo > hi) continue;
 
         long row = j - chunk_row0;
-        int *cover = rows->cover + row * (columns + 1);
-        cover[lo] += 1;
-        cover[hi + 1] -= 1;
+        double *events = rows->events + row * (columns + 1) * (stride + 1);
+        events[lo * (stride + 1) + stride] += 1;
+        events[(hi + 1) * (stride + 1) + stride] -= 1;
         if (!polynomial) {
             double *direct = rows->direct + row * columns;
             for (long i = lo; i <= hi; i++) {
@@ -372,21 +374,20 @@ static inline __attribute__((always_inline)) void add_point_kernel(const exact_j
             }
             continue;
         }
-        double *events = rows->events + row * columns * stride;
         double *base = rows->base + row * job->block_count * stride;
         const double a = 1 - dy2 * inverse_r2;
         long first_block = lo >> shift, last_block = hi >> shift;
         /* dx / c at a block's origin, its middle column (t runs over [-(B - 1) / 2, (B - 1) / 2]) */
         double tau = (double)(first_block << shift) + origin;
         poly7 coefficient = power_coefficients(m, w, a - s2 * tau * tau, -2 * s2 * tau, -s2);
-        poly_add(events + lo * stride, stride, coefficient);
+        poly_add(events + lo * (stride + 1), stride, coefficient);
         for (long b = first_block + 1; b <= last_block; b++) {
             tau = (double)(b << shift) + origin;
             coefficient = power_coefficients(m, w, a - s2 * tau * tau, -2 * s2 * tau, -s2);
             poly_add(base + b * stride, stride, coefficient);
         }
         if (hi + 1 < ((last_block + 1) << shift) && hi + 1 < columns)
-            poly_subtract(events + (hi + 1) * stride, stride, coefficient);
+            poly_subtract(events + (hi + 1) * (stride + 1), stride, coefficient);
     }
 }
 
@@ -408,10 +409,10 @@ static inline __attribute__((always_inline)) void sweep_row_stride(const exact_j
 {
     const hm_kde_grid *g = job->grid;
     const long columns = g->columns, block = job->block;
-    double *events = rows->events + row * columns * stride;
+    const int width = stride + 1;
+    double *events = rows->events + row * (columns + 1) * width;
     double *base = rows->base + row * job->block_count * stride;
-    double *direct = rows->direct + row * columns;
-    int *cover = rows->cover + row * (columns + 1);
+    double *direct = rows->direct ? rows->direct + row * columns : NULL;
     hm_kde_raster *raster = job->raster;
     const unsigned char *mask = raster->mask ? raster->mask + grid_row * columns : NULL;
     float *out32 = raster->f32 ? raster->f32 + grid_row * columns : NULL;
@@ -423,12 +424,15 @@ static inline __attribute__((always_inline)) void sweep_row_stride(const exact_j
         long end = (b + 1) * block < columns ? (b + 1) * block : columns;
         double t = -job->half_block;
         for (long i = b * block; i < end; i++, t += 1) {
-            double value = direct[i];
-            direct[i] = 0;
-            covered += cover[i];
-            cover[i] = 0;
+            double value = 0, *event = events + i * width;
+            if (direct) {
+                value = direct[i];
+                direct[i] = 0;
+            }
+            covered += (long)event[stride];
+            event[stride] = 0;
             if (stride > 0) {
-                poly_take(&running, events + i * stride, stride);
+                poly_take(&running, event, stride);
                 if (covered > 0) value += poly_value(&running, stride, t);
             }
             if (covered == 0) value = 0;
@@ -438,7 +442,7 @@ static inline __attribute__((always_inline)) void sweep_row_stride(const exact_j
             else out64[i] = value;
         }
     }
-    cover[columns] = 0;
+    events[columns * width + stride] = 0;
 }
 
 static void sweep_row(const exact_job *job, exact_rows *rows, long row, long grid_row)
@@ -458,11 +462,10 @@ static void *exact_worker(void *shared)
     const hm_kde_grid *g = job->grid;
     const long K = job->chunk_rows, columns = g->columns;
     exact_rows rows;
-    rows.events = calloc((size_t)(K * columns * job->stride) + 1, sizeof(double));
+    rows.events = calloc((size_t)(K * (columns + 1) * (job->stride + 1)), sizeof(double));
     rows.base = calloc((size_t)(K * job->block_count * job->stride) + 1, sizeof(double));
-    rows.direct = calloc((size_t)(K * columns), sizeof(double));
-    rows.cover = calloc((size_t)(K * (columns + 1)), sizeof(int));
-    if (!rows.events || !rows.base || !rows.direct || !rows.cover) {
+    rows.direct = job->any_direct ? calloc((size_t)(K * columns), sizeof(double)) : NULL;
+    if (!rows.events || !rows.base || (job->any_direct && !rows.direct)) {
         atomic_store(&job->failed, 1);
         goto done;
     }
@@ -484,7 +487,6 @@ done:
     free(rows.events);
     free(rows.base);
     free(rows.direct);
-    free(rows.cover);
     return NULL;
 }
 
@@ -593,6 +595,11 @@ int hm_kde_exact(hm_ctx *ctx, const hm_kde_params *params, const hm_kde_points *
     job.block = 1L << job.block_shift;
     double block = (double)job.block;
     job.half_block = (block - 1) / 2;
+    job.any_direct = job.stride == 0;
+    for (size_t n = 0; n < points->count && !job.any_direct; n++) {
+        double radius = points->radius_m ? points->radius_m[n] : params->radius_m;
+        job.any_direct = !(job.block_radii * radius >= block * grid->cell_m);
+    }
     job.block_count = (grid->columns + job.block - 1) / job.block;
 
     double scale_constant = params->output == HM_KDE_SCALED ? hm_kernel_disc_integral(params->kernel, params->decay)
