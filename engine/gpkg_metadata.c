@@ -40,8 +40,13 @@ typedef struct md_item {
     char *key, *value;
 } md_item;
 
+#define MAX_TABLES 128
+
 typedef struct md_job {
     hm_ctx *ctx;
+    char *counted[MAX_TABLES]; /* row counts, each table counted once (a full scan on a million incidents) */
+    long long counts[MAX_TABLES];
+    size_t counted_count;
     sqlite3 *db;
     const hm_run_description *run;
     char started[32];
@@ -124,6 +129,17 @@ static void timestamp_now(char out[32])
     struct tm utc;
     gmtime_r(&now, &utc);
     strftime(out, 32, "%Y-%m-%dT%H:%M:%S.000Z", &utc);
+}
+
+static long long row_count(md_job *job, const char *table)
+{
+    for (size_t i = 0; i < job->counted_count; i++)
+        if (strcmp(job->counted[i], table) == 0) return job->counts[i];
+    long long rows = query_integer(job->db, "SELECT count(*) FROM \"%w\"", table);
+    if (job->counted_count < MAX_TABLES && (job->counted[job->counted_count] = strdup(table))) {
+        job->counts[job->counted_count++] = rows;
+    }
+    return rows;
 }
 
 /* "snap-m" -> "SNAP_M" */
@@ -384,7 +400,7 @@ static int derive_items(md_job *job)
             int n = 0;
             while (sqlite3_step(stmt) == SQLITE_ROW) {
                 const char *table = (const char *)sqlite3_column_text(stmt, 0);
-                long long rows = query_integer(db, "SELECT count(*) FROM \"%w\"", table);
+                long long rows = row_count(job, table);
                 sqlite3_str_appendf(layers, "%s%s (%lld %s)", n++ ? "; " : "", table, rows,
                                     strcmp((const char *)sqlite3_column_text(stmt, 1), "features") == 0 ? "features"
                                                                                                         : "rows");
@@ -586,7 +602,7 @@ static int write_layer_record(md_job *job, const char *table, const char *data_t
     sqlite3_free(sql);
     if (rc != SQLITE_OK) return sql_fail(job, "replacing the layer metadata");
 
-    long long rows = query_integer(db, "SELECT count(*) FROM \"%w\"", table);
+    long long rows = row_count(job, table);
     sqlite3_str *xml = sqlite3_str_new(NULL);
     sqlite3_str_appendf(xml, "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
                              "<qgis version=\"3.22.16-Bia\xC5\x82owie\xC5\xBC""a\">\n");
@@ -642,14 +658,15 @@ static int write_layer_record(md_job *job, const char *table, const char *data_t
                             srs_epsg, extent[0], extent[1], extent[2], extent[3]);
     if (strcmp(data_type, "features") == 0) {
         if (query_integer(db, "SELECT 1 FROM pragma_table_info(%Q) WHERE name = 'date'", table) == 1) {
-            char *first = query_text(db, "SELECT min(date) FROM \"%w\" WHERE date IS NOT NULL AND date <> ''", table);
-            char *last = query_text(db, "SELECT max(date) FROM \"%w\" WHERE date IS NOT NULL AND date <> ''", table);
+            /* One scan for both ends; '' sorts before any date, so it is left out of the minimum. */
+            char *range = query_text(db, "SELECT min(nullif(date, '')) || ' ' || max(date) FROM \"%w\"", table);
+            char *first = range, *last = range ? strchr(range, ' ') : NULL;
+            if (last) *last++ = '\0';
             char start[32], end[32];
             if (first && last && period_bound(first, 0, start) && period_bound(last, 1, end))
                 sqlite3_str_appendf(xml, "    <temporal>\n      <period>\n        <start>%s</start>\n        "
                                          "<end>%s</end>\n      </period>\n    </temporal>\n", start, end);
-            free(first);
-            free(last);
+            free(range);
         }
     }
     sqlite3_str_appendall(xml, "  </extent>\n</qgis>\n");
@@ -801,6 +818,7 @@ int hm_gpkg_metadata_write(hm_ctx *ctx, sqlite3 *db, const hm_run_description *r
         free(job.items[i].key);
         free(job.items[i].value);
     }
+    for (size_t i = 0; i < job.counted_count; i++) free(job.counted[i]);
     hm_field_dictionary_destroy(job.fields);
     return status;
 }
