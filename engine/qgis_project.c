@@ -612,6 +612,43 @@ static int list_gpkg_layers(hm_ctx *ctx, const char *path, size_t file_index, gp
     return status;
 }
 
+/* harmmap's own GeoPackages (geocode's runs table, aggregate's aggregate_runs, or harmmap metadata): a folder may
+ * also hold the analyst's inputs (boundaries), which are neither restyled nor described nor opened. */
+static int is_harmmap_gpkg(const char *path)
+{
+    sqlite3 *db = NULL;
+    int found = 0;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_stmt *stmt = NULL;
+        if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name IN ('runs', "
+                                   "'aggregate_runs') UNION ALL SELECT 1 FROM gpkg_metadata WHERE metadata LIKE "
+                                   "'%HARMMAP_%' LIMIT 1", -1, &stmt, NULL) != SQLITE_OK) {
+            sqlite3_finalize(stmt);
+            stmt = NULL;
+            sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name IN ('runs', "
+                                   "'aggregate_runs')", -1, &stmt, NULL);
+        }
+        found = stmt && sqlite3_step(stmt) == SQLITE_ROW;
+        sqlite3_finalize(stmt);
+    }
+    sqlite3_close(db);
+    return found;
+}
+
+/* A harm surface: one band of floating-point numbers (harmmap density writes Float32). Other rasters (an aerial
+ * photograph dropped in the folder) get no .qml of ours. */
+static int is_surface(const char *path)
+{
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    GDALDatasetH dataset = GDALOpenEx(path, GDAL_OF_RASTER | GDAL_OF_READONLY, NULL, NULL, NULL);
+    CPLPopErrorHandler();
+    if (!dataset) return 0;
+    GDALDataType type = GDALGetRasterCount(dataset) == 1 ? GDALGetRasterDataType(GDALGetRasterBand(dataset, 1))
+                                                          : GDT_Unknown;
+    GDALClose(dataset);
+    return type == GDT_Float32 || type == GDT_Float64;
+}
+
 static int same_file(const char *a, const char *b)
 {
     struct stat sa, sb;
@@ -653,14 +690,23 @@ static int prepare_folder(hm_ctx *ctx, const char *dir, const hm_qgis_folder_opt
             else if (depth == 0 && holds_outputs(path))
                 status = found_push(ctx, &subfolders, path); /* e.g. public/: a product of its own */
         } else if (has_suffix(entry->d_name, ".gpkg")) {
-            status = found_push(ctx, &gpkgs, path);
+            if (is_harmmap_gpkg(path))
+                status = found_push(ctx, &gpkgs, path);
+            else
+                hm_info(ctx, "%s: not written by harmmap: left as it is and not in the project", path);
         } else if (has_suffix(entry->d_name, ".tif") || has_suffix(entry->d_name, ".tiff")) {
-            status = found_push(ctx, &rasters, path);
+            if (is_surface(path))
+                status = found_push(ctx, &rasters, path);
+            else
+                hm_info(ctx, "%s: not a one-band surface: left as it is and not in the project", path);
         } else if (has_suffix(entry->d_name, ".mbtiles")) {
             status = found_push(ctx, &mbtiles, path);
         }
     }
     closedir(listing);
+    if (status == HM_OK && depth == 0 && gpkgs.count + rasters.count + tiles.count + mbtiles.count + subfolders.count == 0)
+        status = hm_error(ctx, HM_EINVAL, "%s: no harmmap outputs here (GeoPackages written by harmmap, surfaces, tile "
+                                          "folders); give the folder harmmap geocode, aggregate or run wrote to", dir);
     found_files *all[] = {&gpkgs, &rasters, &tiles, &mbtiles, &subfolders};
     for (size_t i = 0; i < 5; i++)
         if (all[i]->count) qsort(all[i]->names, all[i]->count, sizeof(char *), compare_names);
@@ -691,6 +737,15 @@ static int prepare_folder(hm_ctx *ctx, const char *dir, const hm_qgis_folder_opt
             }
         }
         status = hm_styles_write_surface_qml(ctx, rasters.names[i], &style, NULL, 0);
+        if (status == HM_EINVAL && style.ramp != options->surface_ramp) {
+            /* The tiles were drawn with a ramp file given by path: the manifest keeps only its name. */
+            hm_warn(ctx, "%s: the tiles' ramp '%s' is not in harmmap's ramps, so the surface's .qml uses %s instead "
+                         "(give the ramp with --surface-ramp to match)",
+                    rasters.names[i], style.ramp, options->surface_ramp ? options->surface_ramp : "viridis");
+            hm_error_clear(ctx);
+            style.ramp = options->surface_ramp;
+            status = hm_styles_write_surface_qml(ctx, rasters.names[i], &style, NULL, 0);
+        }
     }
 
     char path[PATH_MAX];

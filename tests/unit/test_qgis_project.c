@@ -11,6 +11,7 @@
 
 #include <cmocka.h> /* after the headers it needs */
 
+#include <cpl_conv.h>
 #include <cpl_minixml.h>
 #include <dirent.h>
 #include <gdal.h>
@@ -227,6 +228,58 @@ static void folder_becomes_a_project(void **state)
     assert_true(first_length == second_length && memcmp(first, second, first_length) == 0);
 }
 
+static long file_size(const char *path)
+{
+    struct stat info;
+    return stat(path, &info) == 0 ? (long)info.st_size : -1;
+}
+
+/* The analyst's own files in the folder (a boundary GeoPackage, an aerial photograph) are not touched, and tiles
+ * drawn with a ramp file harmmap cannot find again still leave the surface styled (with a warning). */
+static void foreign_files_are_left_alone(void **state)
+{
+    fixture *f = *state;
+    make_outputs(f);
+    char boundaries[1024], photo[1024], manifest[1024];
+    snprintf(boundaries, sizeof boundaries, "%s/boundaries.gpkg", f->dir);
+    GDALDatasetH dataset = GDALCreate(GDALGetDriverByName("GPKG"), boundaries, 0, 0, 0, GDT_Unknown, NULL);
+    assert_non_null(GDALDatasetCreateLayer(dataset, "areas", NULL, wkbPolygon, NULL));
+    GDALClose(dataset);
+    snprintf(photo, sizeof photo, "%s/photo.tif", f->dir);
+    dataset = GDALCreate(GDALGetDriverByName("GTiff"), photo, 8, 8, 3, GDT_Byte, NULL);
+    GDALClose(dataset);
+    long boundaries_size = file_size(boundaries), photo_size = file_size(photo);
+    snprintf(manifest, sizeof manifest, "%s/my tiles/tiles-manifest.txt", f->dir);
+    FILE *file = fopen(manifest, "w");
+    fprintf(file, "range 0 40\nthreshold 0\nzoom 9 14\nramp my-own-ramp\ntms 0\nsource %s/density.tif\n", f->dir);
+    fclose(file);
+    char project[1024];
+    assert_int_equal(hm_qgis_prepare_folder(f->ctx, f->dir, NULL, project, sizeof project), HM_OK);
+    assert_int_equal(file_size(boundaries), boundaries_size);
+    assert_int_equal(file_size(photo), photo_size);
+    char path[1100];
+    snprintf(path, sizeof path, "%s/photo.qml", f->dir);
+    assert_int_equal(access(path, F_OK), -1);
+    snprintf(path, sizeof path, "%s/density.qml", f->dir);
+    CPLXMLNode *style = CPLParseXMLFile(path);
+    assert_non_null(style);
+    assert_string_equal(CPLGetXMLValue(style, "=qgis.pipe.rasterrenderer.rastershader.colorrampshader.item.color", ""),
+                        "#440154"); /* viridis, in place of the ramp it cannot find */
+    CPLDestroyXMLNode(style);
+    CPLXMLNode *root = CPLParseXMLFile(project);
+    char *text = CPLSerializeXMLTree(root);
+    assert_null(strstr(text, "boundaries.gpkg"));
+    assert_null(strstr(text, "photo.tif"));
+    CPLFree(text);
+    CPLDestroyXMLNode(root);
+    /* A folder without harmmap outputs is refused rather than given an empty project. */
+    char empty[1100];
+    snprintf(empty, sizeof empty, "%s/empty", f->dir);
+    assert_int_equal(mkdir(empty, 0755), 0);
+    assert_int_equal(hm_qgis_prepare_folder(f->ctx, empty, NULL, NULL, 0), HM_EINVAL);
+    hm_error_clear(f->ctx);
+}
+
 static void command_options_are_checked(void **state)
 {
     fixture *f = *state;
@@ -257,6 +310,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(folder_becomes_a_project, setup, teardown),
+        cmocka_unit_test_setup_teardown(foreign_files_are_left_alone, setup, teardown),
         cmocka_unit_test_setup_teardown(command_options_are_checked, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
