@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -106,8 +107,9 @@ static hm_hash128 settings_hash(const hm_tileset_options *o, const hm_raster_sou
     hm_hash128 out = {0, 0};
     if (!state) return out;
     XXH3_128bits_reset(state);
-    hash_text(state, "format", "harmmap tiles 1");
-    hash_number(state, "block_tiles", HM_RENDER_BLOCK_TILES);
+    hash_text(state, "format", "harmmap tiles 2");
+    hash_number(state, "lattice_px", HM_RENDER_LATTICE_PX);
+    hash_number(state, "lattice_max_m", HM_RENDER_LATTICE_MAX_M);
     hash_number(state, "tile_size", o->tile_size_px);
     hash_number(state, "threshold", o->threshold);
     hash_number(state, "range_min", range_min);
@@ -251,8 +253,26 @@ static double now_seconds(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static int tileset_build(hm_ctx *ctx, const hm_tileset_options *o, GDALProgressFunc progress, void *progress_data,
+                         hm_tileset_summary *summary);
+
+/* Tiles are no more readable than the surface they show (a surface made from intelligence is owner-only, and
+ * even the names of the tile files tell where it is): the permission bits the input lacks are added to the umask
+ * while the folder, tiles and MBTiles are created. */
 int hm_tileset_build(hm_ctx *ctx, const hm_tileset_options *o, GDALProgressFunc progress, void *progress_data,
                      hm_tileset_summary *summary)
+{
+    struct stat info;
+    mode_t narrower = o->input_path && stat(o->input_path, &info) == 0 ? (~info.st_mode & 0077) : 0;
+    mode_t saved_umask = umask(0);
+    umask(saved_umask | narrower);
+    int status = tileset_build(ctx, o, progress, progress_data, summary);
+    umask(saved_umask);
+    return status;
+}
+
+static int tileset_build(hm_ctx *ctx, const hm_tileset_options *o, GDALProgressFunc progress, void *progress_data,
+                         hm_tileset_summary *summary)
 {
     double started = now_seconds();
     memset(summary, 0, sizeof *summary);
