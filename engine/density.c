@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1224,8 +1225,30 @@ static int overview_levels(const hm_kde_grid *g, int levels[32])
  * writes tiles and overviews in one pass with COPY_SRC_OVERVIEWS=YES (the COG driver would compute the overviews
  * into a temporary file first, which takes twice as long here). DEFLATE with the floating-point predictor at
  * level 1: a third smaller than DEFLATE alone and faster (-co ZLEVEL=9 for the smallest file). */
+static int write_cog_file(hm_ctx *ctx, const hm_density_options *o, const char *path, const hm_kde_grid *g,
+                          float *data, char **metadata, const surface_stats *stats, GDALProgressFunc progress,
+                          void *progress_data);
+
+/* The surface is no more readable than what it is made from (geocode makes a GeoPackage holding intelligence
+ * owner-only): the permission bits its inputs lack are added to the umask while the file is created. */
 static int write_cog(hm_ctx *ctx, const hm_density_options *o, const char *path, const hm_kde_grid *g, float *data,
                      char **metadata, const surface_stats *stats, GDALProgressFunc progress, void *progress_data)
+{
+    const char *sources[] = {o->input, o->difference_a, o->difference_b};
+    mode_t narrower = 0;
+    struct stat info;
+    for (size_t k = 0; k < sizeof sources / sizeof sources[0]; k++)
+        if (sources[k] && stat(sources[k], &info) == 0) narrower |= ~info.st_mode & 0077;
+    mode_t saved_umask = umask(0);
+    umask(saved_umask | narrower);
+    int status = write_cog_file(ctx, o, path, g, data, metadata, stats, progress, progress_data);
+    umask(saved_umask);
+    return status;
+}
+
+static int write_cog_file(hm_ctx *ctx, const hm_density_options *o, const char *path, const hm_kde_grid *g,
+                          float *data, char **metadata, const surface_stats *stats, GDALProgressFunc progress,
+                          void *progress_data)
 {
     GDALDriverH mem = GDALGetDriverByName("MEM");
     if (!mem || !GDALGetDriverByName("GTiff"))
@@ -1716,14 +1739,19 @@ static int density_run(hm_ctx *ctx, const hm_density_options *o, GDALProgressFun
             md = set_metadata(md, "EXTENT", "%.17g,%.17g,%.17g,%.17g widened to whole cells", o->box[0], o->box[1],
                               o->box[2], o->box[3]);
         else
-            md = set_metadata(md, "EXTENT", "%s", o->compat_qgis ? "points' extent plus the radius (QGIS)"
+            md = set_metadata(md, "EXTENT", "%s",
+                              o->compat_qgis ? (params.source_extent ? "the layers' extent as OGR reports it, plus the "
+                                                                       "radius (QGIS)"
+                                                                     : "the points' extent plus the radius (QGIS)")
                                                                  : "points' extent plus the radius, widened to whole "
                                                                    "cells");
+        size_t point_count = points.count;
+        point_set_free(&points); /* not needed any more: the write is the peak of memory */
         status = write_cog(ctx, o, o->output, &grid, surface, md, &stats,
                            progress ? progress : NULL, NULL);
         verbose_time(ctx, "wrote the GeoTIFF", &clock);
         if (summary) {
-            summary->points = points.count;
+            summary->points = point_count;
             summary->rejected = rejected;
             summary->dropped_by_qgis = dropped;
             summary->total_weight = total_weight;
@@ -1740,7 +1768,7 @@ static int density_run(hm_ctx *ctx, const hm_density_options *o, GDALProgressFun
             hm_info(ctx,
                     "density: %zu points (total weight %.10g) -> %s: %s %s, radius %s%.6g m, cell %g m, %ld x %ld "
                     "cells, max %.6g",
-                    points.count, total_weight, o->output, o->compat_qgis ? "qgis-compat" : "exact",
+                    point_count, total_weight, o->output, o->compat_qgis ? "qgis-compat" : "exact",
                     hm_kernel_name(o->kernel), o->radius_field ? "up to " : "", max_radius, grid.cell_m, grid.columns,
                     grid.rows, stats.maximum);
     }

@@ -23,30 +23,38 @@
  *
  *    Precision. Written naively, in one coordinate along a 6,000-column row, these coefficients cancel
  *    catastrophically (terms of (6000 cells)^4 cancelling to (50 cells)^4) and the running sum drags the rounding
- *    of every point that has ended along the rest of the row. So the row is cut into blocks of B columns, B about
- *    four kernel radii; each block has its own origin, coefficients are expressed relative to it, and the running
- *    sum restarts at every block (points that cover a block entirely add to the block's base coefficients). Every
- *    coefficient is then at most (1 + 2 B cell / r)^2m = 9^2m times the kernel's peak, nothing is carried further
- *    than one block, and the result agrees with a brute-force double-precision sum to about 1e-13 of the maximum
- *    whatever the coordinates (tests/unit/test_kde.c checks 1e-9 on British National Grid coordinates).
- *    The triangular kernel, 1 - (1 - decay) d / r, is not a polynomial in dx; it, and points whose radius is
- *    under two cells, are added cell by cell ("stamped") into the same rows.
+ *    of every point that has ended along the rest of the row. So the row is cut into blocks of B columns (a power
+ *    of two, at most 8 radii, 4 for the triweight); each block has its own origin, its middle column, the
+ *    coefficients of a chord are expressed relative to it, and the running sum restarts at every block (chords
+ *    that cover a block entirely add to the block's base coefficients). Every term of a polynomial at a cell is
+ *    then a small multiple of the kernel's peak, nothing is carried further than one block, and the result agrees
+ *    with a brute-force double-precision sum to about 1e-13 (quartic) and 1e-12 (triweight) of the maximum,
+ *    whatever the coordinates (tests/unit/test_kde.c requires 1e-9, on British National Grid coordinates and
+ *    6,000-column rows). Each chord's coverage is counted too, so cells no kernel reaches are exactly 0.
+ *    The triangular kernel, 1 - (1 - decay) d / r, is not a polynomial in dx; it, and points too small for the
+ *    blocks (radius under B / 8 cells, B / 4 for the triweight; B is at least 8), are added cell by cell
+ *    ("stamped") into the same rows.
  *
  *    Threads. The grid is processed in chunks of rows; a chunk is computed by one thread from all points that
- *    reach it, in a fixed order (points sorted stably by their first chunk), and every row is swept in the same
- *    order. Which thread computes which chunk cannot change a single bit of the result, so any thread count
+ *    reach it, in a fixed order (points sorted by their first chunk, then from west to east, which keeps the row
+ *    buffers in cache), and every row is swept in the same order. Which thread computes which chunk cannot change a single bit of the result, so any thread count
  *    gives byte-identical output.
  *
  * 2. hm_kde_qgis: the raster QGIS 3.22's "Heatmap (Kernel Density Estimation)" (src/analysis/raster/qgskde.cpp)
- *    writes, reproduced operation by operation: the grid is the points' bounding box grown by the radius, origin
- *    at its top left, ceil(size / pixel) + 1 columns and rows; each point stamps a square block of
- *    2 * buffer + 1 cells (buffer = radius / pixel truncated, plus one when the remainder exceeds 0.5 of a map
- *    unit) whose position comes from truncated (unsigned) pixel arithmetic, with sample centres counted upwards
- *    from the bottom of the grid while the block is written downwards from the top; values accumulate in float32,
- *    point after point in input order; cells that no point reaches keep the nodata value -9999; a point whose
- *    block does not fit inside the raster is dropped (GDALRasterIO refuses the window). Raw values only: QGIS's
- *    "scaled" quartic, up to 3.40, is 7.25 times too large and is not reproduced. Threads each own bands of rows
- *    and visit the points in input order, so the float32 sums are the same for any thread count.
+ *    writes: the grid is the layer's extent grown by the radius, origin at its top left, ceil(size / pixel) + 1
+ *    columns and rows; each point stamps a square block of 2 * buffer + 1 cells (buffer = radius / pixel
+ *    truncated, plus one when the remainder exceeds 0.5 of a map unit) whose position comes from truncated
+ *    (unsigned) pixel arithmetic, with sample centres counted upwards from the bottom of the grid while the block
+ *    is written downwards from the top; a sample is used unless sqrt(dx^2 + dy^2) > radius (QGIS's own test,
+ *    applied at the ends of each row's run of samples); values accumulate in float32, point after point in input
+ *    order; cells no point reaches keep the nodata value -9999; a point whose block does not fit inside the raster
+ *    is dropped (GDALRasterIO refuses the window). One liberty: the kernel is computed from the squared distance
+ *    (1 - s / r^2 instead of 1 - (sqrt(s) / r)^2), which removes a square root and a division per sample and
+ *    changes the double-precision value in its last bits only; on every test (synthetic points with every
+ *    kernel, the bundled sample, a real month of data.police.uk) no float32 cell differs from qgis_process's.
+ *    Raw values only: QGIS's "scaled" quartic, up to 3.40, is 7.25 times too large and is not reproduced.
+ *    Threads each own bands of rows and visit the points in input order, so the float32 sums are the same for
+ *    any thread count.
  */
 #ifndef HM_KDE_H
 #define HM_KDE_H
