@@ -186,11 +186,24 @@ static int compare_items(const void *a, const void *b)
     return strcmp(((const md_item *)a)->key, ((const md_item *)b)->key);
 }
 
+/* Runs in time order; runs stamped alike (tests pin the clock) in pipeline order. */
+static int pipeline_rank(const char *key)
+{
+    static const char *const order[] = {"HARMMAP_GEOCODE_RUN", "HARMMAP_AGGREGATE_RUN", "HARMMAP_DENSITY_RUN",
+                                        "HARMMAP_TILES_RUN", "HARMMAP_RUN_RUN", "HARMMAP_UPDATE_RUN",
+                                        "HARMMAP_QGIS_RUN"};
+    for (int i = 0; i < (int)(sizeof order / sizeof order[0]); i++)
+        if (strcmp(order[i], key) == 0) return i;
+    return 100;
+}
+
 static int compare_runs(const void *a, const void *b)
 {
     const md_item *x = *(const md_item *const *)a, *y = *(const md_item *const *)b;
     int by_date = strcmp(x->value, y->value);
-    return by_date ? by_date : strcmp(x->key, y->key);
+    if (by_date) return by_date;
+    int by_rank = pipeline_rank(x->key) - pipeline_rank(y->key);
+    return by_rank ? by_rank : strcmp(x->key, y->key);
 }
 
 /* ---------------------------------------------------------------------------------------------------------- */
@@ -523,11 +536,12 @@ static int period_bound(const char *date, int end, char out[32])
 }
 
 /* What a layer holds and how it was made, for the abstract: the writer's description, then the run's facts. */
-static void append_abstract(md_job *job, sqlite3_str *out, const char *table, const char *description, long long rows)
+static void append_abstract(md_job *job, sqlite3_str *out, const char *table, const char *description, long long rows,
+                            int spatial)
 {
     sqlite3 *db = job->db;
     hm_xml_append_escaped(out, description && *description ? description : table);
-    sqlite3_str_appendf(out, ". %lld %s.", rows, rows == 1 ? "row" : "rows");
+    sqlite3_str_appendf(out, ". %lld %s%s.", rows, spatial ? "feature" : "row", rows == 1 ? "" : "s");
     int records = strcmp(table, "incidents") == 0 || strcmp(table, "intelligence") == 0;
     if (records && table_exists(db, "runs")) {
         const char *kind = strcmp(table, "incidents") == 0 ? "incidents" : "intelligence";
@@ -612,7 +626,7 @@ static int write_layer_record(md_job *job, const char *table, const char *data_t
     append_element(xml, "type", "dataset");
     append_element(xml, "title", hm_styles_layer_title(table));
     sqlite3_str_appendall(xml, "  <abstract>");
-    append_abstract(job, xml, table, description, rows);
+    append_abstract(job, xml, table, description, rows, strcmp(data_type, "features") == 0);
     sqlite3_str_appendall(xml, "</abstract>\n  <keywords vocabulary=\"harmmap\">\n");
     const char *keywords[] = {"harm", "crime", "harmmap", strcmp(table, "intelligence") == 0 ? "intelligence" : NULL};
     for (size_t i = 0; i < sizeof keywords / sizeof keywords[0]; i++)
