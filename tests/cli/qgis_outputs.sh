@@ -21,3 +21,7 @@ for f in harmmap.qgs density.qml public/harmmap.qgs; do [ -s "$out/$f" ] || fail
   || fail "QGIS checks of the outputs failed (see above)"
 /usr/bin/python3 "$HM_SOURCE_DIR/tests/cli/qgis_check.py" "$out/public" "$out/public/harmmap.qgs" "$work/render-public" \
   || fail "QGIS checks of the public product failed (see above)"
+# Paths in the project are relative: the folder moved elsewhere still opens whole.
+mv "$out" "$work/moved"
+/usr/bin/python3 "$HM_SOURCE_DIR/tests/cli/qgis_check.py" "$work/moved" "$work/moved/harmmap.qgs" "$work/render-moved" \
+  || fail "QGIS checks of the moved output folder failed (see above)"
