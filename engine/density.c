@@ -1657,7 +1657,7 @@ static int density_run(hm_ctx *ctx, const hm_density_options *o, GDALProgressFun
             status = hm_error(ctx, HM_ENOMEM, "out of memory for %ld x %ld cells", grid.columns, grid.rows);
     }
     if (status == HM_OK && boundary) status = rasterize_mask(ctx, o, boundary, &grid, mask);
-    if (progress && status == HM_OK) progress(0.1, "computing", NULL);
+    if (progress && status == HM_OK) progress(0.05, "computing", NULL);
 
     size_t dropped = 0;
     if (status == HM_OK) {
@@ -1747,8 +1747,11 @@ static int density_run(hm_ctx *ctx, const hm_density_options *o, GDALProgressFun
                                                                    "cells");
         size_t point_count = points.count;
         point_set_free(&points); /* not needed any more: the write is the peak of memory */
-        status = write_cog(ctx, o, o->output, &grid, surface, md, &stats,
-                           progress ? progress : NULL, NULL);
+        /* Progress: reading and computing to 0.5, writing (GDAL's own progress, scaled) to 1. */
+        if (progress) progress(0.5, "writing", NULL);
+        void *scaled = progress ? GDALCreateScaledProgress(0.5, 1.0, progress, NULL) : NULL;
+        status = write_cog(ctx, o, o->output, &grid, surface, md, &stats, scaled ? GDALScaledProgress : NULL, scaled);
+        if (scaled) GDALDestroyScaledProgress(scaled);
         verbose_time(ctx, "wrote the GeoTIFF", &clock);
         if (summary) {
             summary->points = point_count;
