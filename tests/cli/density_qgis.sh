@@ -103,7 +103,7 @@ real=${HM_REAL_DATA:-}/avon-somerset-crime-2023-01/2023-01-avon-and-somerset-str
 if [ -f "$real" ]; then
   ogr2ogr -f GPKG real.gpkg "$real" -nln incidents -s_srs EPSG:4326 -t_srs EPSG:27700 \
     -oo X_POSSIBLE_NAMES=Longitude -oo Y_POSSIBLE_NAMES=Latitude -where "Longitude <> ''"
-  run_pair real.gpkg incidents 1000 200 0 quartic "" 0 avon_somerset_2023-01_quartic_1000m_200m
+  run_pair real.gpkg incidents 1500 400 0 quartic "" 0 avon_somerset_2023-01_quartic_1500m_400m
 else
   echo "note: real data absent ($real): real-data parity not run"
 fi
