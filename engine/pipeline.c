@@ -291,6 +291,7 @@ typedef struct job {
     long long ward_rows, beat_rows;
     long long tiles_total, tiles_changed;
     pl_merge_counts merge;
+    double geocode_seconds; /* of the geocode stage: geocode itself (the rest: index or merge) */
     hm_pipeline_summary summary;
     int next_keys_number;
 } job;
@@ -1256,6 +1257,7 @@ int hm_run(hm_ctx *ctx, const hm_pipeline_options *options, GDALProgressFunc pro
         begin_stage(&j, STAGE_GEOCODE, &clock);
         say(&j, "geocode: placing records in wards and beats");
         status = geocode_inputs(&j, 0, j.gpkg);
+        j.geocode_seconds = now_seconds() - clock;
         if (status == HM_OK) status = pl_gpkg_index_record_ids(ctx, j.gpkg);
         end_stage(&j, STAGE_GEOCODE, clock);
     }
@@ -1271,7 +1273,8 @@ int hm_run(hm_ctx *ctx, const hm_pipeline_options *options, GDALProgressFunc pro
         long long placed = 0, rejected = 0;
         for (size_t i = 0; i < j.input_count; i++) placed += j.inputs[i].placed, rejected += j.inputs[i].rejected;
         snprintf(j.stages[STAGE_GEOCODE].note, sizeof j.stages[STAGE_GEOCODE].note,
-                 "%lld placed, %lld rejected", placed, rejected);
+                 "%lld placed, %lld rejected; geocode %.2f s, record_id index %.2f s", placed, rejected,
+                 j.geocode_seconds, j.stages[STAGE_GEOCODE].seconds - j.geocode_seconds);
         status = add_history(&j, "run %s: %zu inputs, %.1f s", j.started, j.input_count, seconds);
     }
     if (status == HM_OK) status = write_manifest(&j, seconds);
@@ -1505,6 +1508,7 @@ int hm_update(hm_ctx *ctx, const hm_pipeline_options *options, GDALProgressFunc 
         begin_stage(&j, STAGE_GEOCODE, &clock);
         say(&j, "geocode: placing the new records, then adding them to %s", j.gpkg);
         status = geocode_inputs(&j, first_new, fresh);
+        j.geocode_seconds = now_seconds() - clock;
         if (status == HM_OK) {
             status = pl_gpkg_merge(ctx, j.gpkg, fresh, &j.merge);
             outputs_touched = status == HM_OK; /* the merge is one transaction: all or nothing */
@@ -1513,8 +1517,9 @@ int hm_update(hm_ctx *ctx, const hm_pipeline_options *options, GDALProgressFunc 
         end_stage(&j, STAGE_GEOCODE, clock);
         snprintf(j.stages[STAGE_GEOCODE].note, sizeof j.stages[STAGE_GEOCODE].note,
                  "added %lld incidents, %lld intelligence records and %lld rejects (%lld repeated ids flagged, %lld "
-                 "duplicate ids rejected)", j.merge.incidents_added, j.merge.intelligence_added,
-                 j.merge.rejects_added, j.merge.flagged_repeated, j.merge.rejected_duplicates);
+                 "duplicate ids rejected); geocode of the new files %.2f s, merge %.2f s", j.merge.incidents_added,
+                 j.merge.intelligence_added, j.merge.rejects_added, j.merge.flagged_repeated,
+                 j.merge.rejected_duplicates, j.geocode_seconds, j.stages[STAGE_GEOCODE].seconds - j.geocode_seconds);
         j.summary.incidents_added = j.merge.incidents_added;
         j.summary.intelligence_added = j.merge.intelligence_added;
         j.summary.rejects_added = j.merge.rejects_added;
