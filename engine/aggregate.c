@@ -16,6 +16,7 @@
 #include "harm.h"
 #include "hotspots.h"
 #include "location.h"
+#include "qgis_project.h"
 #include "tempfiles.h"
 
 #include <cpl_conv.h>
@@ -2077,6 +2078,14 @@ static int write_outputs(agg_run *run)
         status = make_temp_path(ctx, file->target, file->temp, sizeof file->temp);
         if (status == HM_OK && !options->public_mode) status = copy_file(ctx, options->input_path, file->temp);
         if (status == HM_OK) status = write_geopackage(run, file->temp, options->public_mode);
+        /* QGIS-ready (qgis_project.h): default styles with this run's classes, metadata, on the copy before it is
+         * renamed into place. */
+        if (status == HM_OK) {
+            const hm_run_parameter parameters[] = {{"population", options->population_path},
+                                                   {"public", options->public_mode ? "yes" : "no"}};
+            const hm_run_description description = {"aggregate", run->result.started, parameters, 2, NULL};
+            status = hm_qgis_prepare_gpkg(ctx, file->temp, &description, NULL);
+        }
         if (status == HM_OK && fsync_path(file->temp) != 0)
             status = hm_error(ctx, HM_EIO, "%s: fsync failed: %s", file->temp, strerror(errno));
     }

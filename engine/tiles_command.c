@@ -2,6 +2,7 @@
 #include "tiles_command.h"
 
 #include "argv.h"
+#include "styles.h"
 #include "tiles.h"
 
 #include <cpl_conv.h>
@@ -219,5 +220,18 @@ int hm_tiles(hm_ctx *ctx, const hm_tiles_options *options, GDALProgressFunc prog
             o->output_dir, o->min_zoom, o->max_zoom, s.counts.written + s.counts.reused, s.counts.drawn,
             s.counts.reused, s.counts.uniform, s.counts.nothing_to_draw, s.range_min, s.range_max,
             s.range_from_previous ? " (kept from the previous run; --range auto recomputes it)" : "", s.seconds);
+    /* The surface opened alone in QGIS gets the tiles' ramp, range and threshold: <surface>.qml (styles.h). The
+     * tiles are the product: a folder we cannot write to costs only a warning. */
+    hm_surface_style style;
+    hm_surface_style_init(&style);
+    style.ramp = o->ramp;
+    style.ramp_dir = o->ramp_dir;
+    style.range_min = s.range_min;
+    style.range_max = s.range_max;
+    style.threshold = o->threshold;
+    if (hm_styles_write_surface_qml(ctx, o->input_path, &style, NULL, 0) != HM_OK) {
+        hm_warn(ctx, "no QGIS style beside the surface: %s", hm_error_message(ctx));
+        hm_error_clear(ctx);
+    }
     return HM_OK;
 }

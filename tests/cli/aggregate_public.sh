@@ -15,9 +15,9 @@ expect_eq "files written" "$(ls "$out" | sort | tr '\n' ' ')" "beat_harm.csv pub
 for id in INT-RESTRICTED INT-P- INC-; do
   ! grep -rla -- "$id" "$out" >/dev/null || fail "record id $id found in $(grep -rla -- "$id" "$out")"
 done
-# No point layer: only polygon layers and the metadata table.
+# No point layer: only polygon layers, the metadata table and the QGIS styles table.
 expect_eq "layers" "$(sql $out/public.gpkg "SELECT group_concat(table_name || ':' || data_type, ' ') FROM (SELECT * FROM gpkg_contents ORDER BY table_name)")" \
-  "aggregate_runs:attributes beat_harm:features ward_harm:features"
+  "aggregate_runs:attributes beat_harm:features layer_styles:attributes ward_harm:features"
 expect_eq "geometry types" "$(sql $out/public.gpkg "SELECT group_concat(geometry_type_name, ' ') FROM gpkg_geometry_columns")" "MULTIPOLYGON MULTIPOLYGON"
 # Intelligence graded C is left out: W02 has 6 incidents + 3 P (not 5) intelligence records.
 expect_eq "W02 count without C" "$(value $out/public.gpkg ward_harm W02 count)" 9
