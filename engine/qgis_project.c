@@ -275,10 +275,9 @@ static int xyz_layer_info(project_job *job, const hm_qgis_layer *layer, layer_in
 {
     hm_surface_style style;
     hm_surface_style_init(&style);
-    char ramp[64] = "", source[16];
+    char ramp[64] = "";
     int min_zoom = 0, max_zoom = 18, tms = 0;
-    int status = hm_styles_read_tiles_manifest(job->ctx, layer->path, &style, ramp, source, sizeof source, &min_zoom,
-                                               &max_zoom);
+    int status = hm_styles_read_tiles_manifest(job->ctx, layer->path, &style, ramp, NULL, 0, &min_zoom, &max_zoom);
     if (status != HM_OK) return status;
     char manifest[PATH_MAX];
     snprintf(manifest, sizeof manifest, "%s/tiles-manifest.txt", layer->path);

@@ -996,8 +996,12 @@ static int graduated_style(style_job *job, const char *table, const char *const 
         if (!column_exists(job->db, table, candidates[i])) continue;
         status = read_numbers(ctx, job->db, table, candidates[i], &values, &count);
         if (status != HM_OK) return status;
-        if (count > 0 || !candidates[i + 1]) field = candidates[i];
-        else free(values), values = NULL;
+        if (count > 0 || !candidates[i + 1]) {
+            field = candidates[i];
+        } else {
+            free(values);
+            values = NULL;
+        }
     }
     if (!field) return HM_OK; /* none of the fields: not a layer we know how to draw */
 
