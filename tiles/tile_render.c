@@ -110,6 +110,9 @@ typedef struct worker {
         double *x, *y;
         int *ok;
         size_t capacity;
+        double *row_x, *row_y; /* one row's values, interpolated down each lattice column (lattice_transform) */
+        int *row_ok;
+        size_t row_capacity;
     } lattice;
     GDALWarpOptions *warp_options;
     GDALWarpOperationH warp;
@@ -213,6 +216,19 @@ static int lattice_prepare(worker *w, double x0, double y0, double x1, double y1
             return hm_error(w->ctx, HM_ENOMEM, "out of memory");
         }
     }
+    if ((size_t)nx > w->lattice.row_capacity) {
+        free(w->lattice.row_x);
+        free(w->lattice.row_y);
+        free(w->lattice.row_ok);
+        w->lattice.row_x = malloc((size_t)nx * sizeof(double));
+        w->lattice.row_y = malloc((size_t)nx * sizeof(double));
+        w->lattice.row_ok = malloc((size_t)nx * sizeof(int));
+        w->lattice.row_capacity = (size_t)nx;
+        if (!w->lattice.row_x || !w->lattice.row_y || !w->lattice.row_ok) {
+            w->lattice.row_capacity = 0;
+            return hm_error(w->ctx, HM_ENOMEM, "out of memory");
+        }
+    }
     double *z = calloc(count, sizeof *z);
     if (!z) return hm_error(w->ctx, HM_ENOMEM, "out of memory");
     for (int j = 0; j < ny; j++)
@@ -229,13 +245,21 @@ static int lattice_prepare(worker *w, double x0, double y0, double x1, double y1
     return HM_OK;
 }
 
-/* Interpolates down lattice column i at row fraction fy, then across: the same arithmetic for every caller, so
- * that a point's answer does not depend on which other points came with it. */
 static inline double lerp(double a, double b, double f)
 {
     return a + f * (b - a);
 }
 
+/* floor() without the library call; exact for the values here (|v| < 2^52). */
+static inline double floor_fast(double v)
+{
+    double t = (double)(long long)v;
+    return t > v ? t - 1 : t;
+}
+
+/* A point is interpolated down its lattice cell's two columns at its row fraction, then across: the same
+ * arithmetic whether it comes alone or in a row (GWK asks a row at a time, which the fast path below serves by
+ * interpolating each column once per row), so that a point's answer never depends on the other points asked. */
 static int lattice_transform(void *arg, int dst_to_src, int count, double *x, double *y, double *z, int *ok)
 {
     worker *w = arg;
@@ -244,9 +268,39 @@ static int lattice_transform(void *arg, int dst_to_src, int count, double *x, do
     const double *lx = w->lattice.x, *ly = w->lattice.y;
     const int *lok = w->lattice.ok;
     const double per_px = 1.0 / w->lattice.step_px; /* a power of two: x * per_px == x / step exactly */
+    int same_row = count > 1;
+    for (int k = 1; k < count && same_row; k++) same_row = y[k] == y[0];
+    if (same_row) {
+        double gy = y[0] * per_px, fj = floor_fast(gy), fy = gy - fj;
+        long long j = (long long)fj - w->lattice.j0;
+        if (j >= 0 && j + 1 < ny) {
+            double *row_x = w->lattice.row_x, *row_y = w->lattice.row_y;
+            int *row_ok = w->lattice.row_ok;
+            for (int i = 0; i < nx; i++) {
+                size_t n0 = (size_t)j * nx + (size_t)i, n1 = n0 + nx;
+                row_x[i] = lerp(lx[n0], lx[n1], fy);
+                row_y[i] = lerp(ly[n0], ly[n1], fy);
+                row_ok[i] = lok[n0] & lok[n1];
+            }
+            for (int k = 0; k < count; k++) {
+                double gx = x[k] * per_px, fi = floor_fast(gx);
+                long long i = (long long)fi - w->lattice.i0;
+                if (i < 0 || i + 1 >= nx || !(row_ok[i] & row_ok[i + 1])) {
+                    ok[k] = 0;
+                    continue;
+                }
+                double fx = gx - fi;
+                x[k] = lerp(row_x[i], row_x[i + 1], fx);
+                y[k] = lerp(row_y[i], row_y[i + 1], fx);
+                if (z) z[k] = 0;
+                ok[k] = 1;
+            }
+            return TRUE;
+        }
+    }
     for (int k = 0; k < count; k++) {
         double gx = x[k] * per_px, gy = y[k] * per_px;
-        double fi = floor(gx), fj = floor(gy);
+        double fi = floor_fast(gx), fj = floor_fast(gy);
         long long i = (long long)fi - w->lattice.i0, j = (long long)fj - w->lattice.j0;
         if (i < 0 || j < 0 || i + 1 >= nx || j + 1 >= ny) {
             ok[k] = 0; /* outside the tile being warped: never asked for */
@@ -683,6 +737,9 @@ done:
         free(w->lattice.x);
         free(w->lattice.y);
         free(w->lattice.ok);
+        free(w->lattice.row_x);
+        free(w->lattice.row_y);
+        free(w->lattice.row_ok);
         free(w->indices);
         for (int c = 0; c < 256; c++) hm_buffer_free(&w->uniform_png[c]);
         if (w->hash_state) XXH3_freeState(w->hash_state);
@@ -749,6 +806,7 @@ int hm_render_lattice_error(hm_ctx *ctx, const hm_raster_source *source, int zoo
     }
     free(ax), free(ay), free(ex), free(ey), free(ez), free(aok), free(eok);
     free(w.lattice.x), free(w.lattice.y), free(w.lattice.ok);
+    free(w.lattice.row_x), free(w.lattice.row_y), free(w.lattice.row_ok);
     release_zoom(&w);
     GDALClose(w.dataset);
     return status;
