@@ -4,6 +4,7 @@
 
 #include "argv.h"
 #include "kde.h"
+#include "styles.h"
 #include "tempfiles.h"
 
 #include <cpl_conv.h>
@@ -1753,6 +1754,11 @@ static int density_run(hm_ctx *ctx, const hm_density_options *o, GDALProgressFun
         status = write_cog(ctx, o, o->output, &grid, surface, md, &stats, scaled ? GDALScaledProgress : NULL, scaled);
         if (scaled) GDALDestroyScaledProgress(scaled);
         verbose_time(ctx, "wrote the GeoTIFF", &clock);
+        /* QGIS's default style beside the surface (the tiles' ramp): a missing style is not worth failing for. */
+        if (status == HM_OK && hm_styles_write_surface_qml(ctx, o->output, NULL, NULL, 0) != HM_OK) {
+            hm_warn(ctx, "%s: the QGIS style beside it was not written: %s", o->output, hm_error_message(ctx));
+            hm_error_clear(ctx);
+        }
         if (summary) {
             summary->points = point_count;
             summary->rejected = rejected;
