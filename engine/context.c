@@ -84,10 +84,19 @@ static void join_messages(hm_ctx *ctx, const char *outer, const char *inner)
     ctx->message[total] = '\0';
 }
 
+/* Messages quote users' data (paths, field values, a file's header): the control bytes of a binary file there
+ * would reach the terminal as escape sequences, so they are shown as '?'. */
+static void defuse_control_bytes(char *text)
+{
+    for (unsigned char *c = (unsigned char *)text; *c; c++)
+        if ((*c < 0x20 && *c != '\n' && *c != '\t') || *c == 0x7f) *c = '?';
+}
+
 int hm_verror(hm_ctx *ctx, hm_status code, const char *fmt, va_list args)
 {
     char message[HM_ERROR_BUFFER_SIZE];
     vsnprintf(message, sizeof message, fmt, args);
+    defuse_control_bytes(message);
     if (ctx->code != HM_OK && ctx->message[0]) {
         /* Keep the first (root) cause at the end: "outer: inner". */
         join_messages(ctx, message, ctx->message);
@@ -114,6 +123,7 @@ int hm_error_prefix(hm_ctx *ctx, const char *fmt, ...)
     va_start(args, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, args);
     va_end(args);
+    defuse_control_bytes(prefix);
     join_messages(ctx, prefix, ctx->message);
     if (ctx->code == HM_OK) ctx->code = HM_EINTERNAL;
     return ctx->code;

@@ -7,6 +7,7 @@
 #include "gpkg.h"
 #include "harm.h"
 #include "idset.h"
+#include "overlaps.h"
 #include "pip.h"
 #include "postcodes.h"
 #include "qgis_project.h"
@@ -551,6 +552,21 @@ static int process_input(geocode_run *run, const char *path, hm_input_kind kind,
         *format = HM_FORMAT_GENERIC;
         return HM_OK;
     }
+    /* A header that is too long or holds control bytes means the file is not a CSV of records: say so, rather
+     * than list its "columns" (binary bytes, possibly terminal escape sequences) in the message. */
+    size_t control = 0;
+    while (control < row.raw_length && ((unsigned char)row.raw[control] >= 0x20 || row.raw[control] == '\t' ||
+                                        row.raw[control] == '\r' || row.raw[control] == '\n') &&
+           row.raw[control] != 0x7f)
+        control++;
+    if (row.too_long || control < row.raw_length) {
+        hm_csv_close(reader);
+        if (row.too_long)
+            return hm_error(ctx, HM_EFORMAT, "%s:1: the header is longer than %ld bytes (--max-record-bytes): this "
+                            "is not a CSV file of records; check the file", path, run->options->max_record_bytes);
+        return hm_error(ctx, HM_EFORMAT, "%s:1: the header holds a control byte (0x%02x at byte %zu): this is not a "
+                        "CSV text file; check the file", path, (unsigned char)row.raw[control], control + 1);
+    }
     hm_schema schema;
     status = hm_schema_detect(ctx, path, &row, kind, &run->options->field_names, &schema);
     if (status != HM_OK) {
@@ -712,11 +728,15 @@ static int open_inputs(geocode_run *run)
     if (status != HM_OK) return hm_error_prefix(ctx, "--wards %s", options->wards_source);
     if (hm_boundaries_count(run->wards) == 0)
         return hm_error(ctx, HM_EFORMAT, "--wards %s: no polygons in the layer", options->wards_source);
+    status = hm_boundaries_check_overlaps(ctx, run->wards, "--wards", options->wards_source, NULL);
+    if (status != HM_OK) return status;
     status = hm_pip_index_build(ctx, run->wards, &run->ward_index);
     if (status != HM_OK) return status;
     if (options->beats_source) {
         status = hm_boundaries_load(ctx, options->beats_source, &beat_options, &run->beats);
         if (status != HM_OK) return hm_error_prefix(ctx, "--beats %s", options->beats_source);
+        status = hm_boundaries_check_overlaps(ctx, run->beats, "--beats", options->beats_source, NULL);
+        if (status != HM_OK) return status;
         status = hm_pip_index_build(ctx, run->beats, &run->beat_index);
         if (status != HM_OK) return status;
     }

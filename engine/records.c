@@ -369,9 +369,12 @@ hm_reject_reason hm_record_parse(const hm_schema *schema, const hm_csv_record *r
     record->weight = 1.0;
     if (schema->column[HM_ROLE_WEIGHT] >= 0) {
         const char *weight = field_value(row, schema->column[HM_ROLE_WEIGHT]);
-        if (hm_parse_number(weight, &record->weight) != HM_REJECT_NONE || record->weight < 0)
+        /* The upper bound keeps harm (weight x category weight x multipliers) and its sums over millions of
+         * records finite: 1e308 was accepted and gave an infinite harm. */
+        if (hm_parse_number(weight, &record->weight) != HM_REJECT_NONE || record->weight < 0 ||
+            record->weight > 1e9)
             return problem_at(problem, HM_REJECT_BAD_WEIGHT, "weight",
-                              "weight '%.40s' is not a number zero or above", weight);
+                              "weight '%.40s' is not a number from 0 to 1e9", weight);
     }
     if (schema->kind == HM_INPUT_INTELLIGENCE) {
         if (is_blank(record->id))
