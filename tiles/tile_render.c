@@ -727,6 +727,7 @@ int hm_render_tiles(hm_ctx *ctx, const hm_raster_source *source, const hm_render
 join:
     for (int i = 0; i < started; i++) pthread_join(workers[i].thread, NULL);
     if (status == HM_OK && shared.failed) status = hm_error(ctx, shared.error_code, "%s", shared.error);
+    if (status == HM_OK && progress && counts->positions == 0) progress(1.0, NULL, progress_data);
 done:
     for (int i = 0; i < threads && workers; i++) {
         worker *w = &workers[i];
