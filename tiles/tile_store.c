@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,18 +84,27 @@ static void split_path(const char *path, char *parent, size_t parent_size, char 
     }
 }
 
-/* Stale .NAME.tmp-* folders from killed runs. */
+/* Folders .NAME.tmp-<pid>-XXXXXX left by killed runs: those whose process is gone (the convention of
+ * engine/tempfiles.h, kept here without including it: tiles/ uses only context.h from engine/). A folder of a live
+ * process, another run writing the same output right now, is left alone. */
 static void remove_stale_temporaries(const char *parent, const char *base)
 {
     DIR *dir = opendir(parent);
     if (!dir) return;
     char prefix[NAME_MAX + 16];
     (void)hm_path_format(prefix, sizeof prefix, ".%s.tmp-", base);
+    size_t prefix_length = strlen(prefix);
     int parent_fd = dirfd(dir);
     struct dirent *entry;
-    while ((entry = readdir(dir)))
-        if (strncmp(entry->d_name, prefix, strlen(prefix)) == 0 && strlen(entry->d_name) == strlen(prefix) + 6)
-            remove_tree_at(parent_fd, entry->d_name);
+    while ((entry = readdir(dir))) {
+        if (strncmp(entry->d_name, prefix, prefix_length) != 0) continue;
+        const char *digits = entry->d_name + prefix_length;
+        char *end = NULL;
+        long pid = strtol(digits, &end, 10);
+        if (end == digits || pid <= 0 || *end != '-') continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive, or not ours to judge */
+        remove_tree_at(parent_fd, entry->d_name);
+    }
     closedir(dir);
 }
 
@@ -149,7 +159,8 @@ int hm_tile_store_begin(hm_ctx *ctx, const char *final_dir, int tms, hm_tile_sto
     }
 
     remove_stale_temporaries(parent, base);
-    (void)hm_path_format(store->new_dir, sizeof store->new_dir, "%s/.%s.tmp-XXXXXX", parent, base);
+    (void)hm_path_format(store->new_dir, sizeof store->new_dir, "%s/.%s.tmp-%ld-XXXXXX", parent, base,
+                         (long)getpid());
     if (!mkdtemp(store->new_dir)) {
         int e = errno;
         free(store);

@@ -2,10 +2,10 @@
  * tile_store.h - the XYZ (or TMS) folder of tiles, replaced as a whole or not at all.
  *
  * A run never writes into the live folder. It builds the new tile set in a fresh sibling folder
- * (.NAME.tmp-XXXXXX, same file system) and, only when everything (tiles, manifest, legend, viewer) is written,
- * swaps it in with renameat2(RENAME_EXCHANGE): readers see the old set or the new one, never a mix, and a run that
- * fails or is killed at any point leaves the previous set untouched (a killed run leaves its .tmp folder behind;
- * the next run removes it). On file systems without RENAME_EXCHANGE the swap is two renames, with a moment where
+ * (.NAME.tmp-<pid>-XXXXXX, same file system) and, only when everything (tiles, manifest, legend, viewer) is
+ * written, swaps it in with renameat2(RENAME_EXCHANGE): readers see the old set or the new one, never a mix, and a
+ * run that fails or is killed at any point leaves the previous set untouched (a killed run leaves its .tmp folder
+ * behind; the next run removes those whose process is gone). On file systems without RENAME_EXCHANGE the swap is two renames, with a moment where
  * the folder is missing. An update does not copy the unchanged tiles: it hard-links them from the live folder
  * into the new one (copying only where links are not allowed), so its cost follows the number of changed tiles.
  *
@@ -13,8 +13,9 @@
  * more than rendering); after a crash of the machine, render again.
  *
  * An existing folder is only replaced when it holds a previous tile set (its manifest) or is empty, so a wrong -o
- * cannot swap away someone's documents. One run per folder at a time: a run removes the .tmp folders it finds
- * beside its output, taking them for leftovers of killed runs.
+ * cannot swap away someone's documents. Two runs on one folder at once do not corrupt it (each swaps in a
+ * complete set; the last to finish wins), but an --update racing another run may reuse tiles of a set that is
+ * being replaced: run one at a time.
  */
 #ifndef HM_TILE_STORE_H
 #define HM_TILE_STORE_H
