@@ -17,37 +17,42 @@ struct hm_tiles_options {
 
 static void print_usage(void)
 {
-    printf("Usage: harmmap tiles IN.tif -o DIR [options]\n"
-           "\n"
-           "Renders a surface (a Float32 GeoTIFF from 'harmmap density', in any CRS PROJ knows) as web map tiles:\n"
-           "DIR/{z}/{x}/{y}.png, DIR/legend.png, DIR/index.html (an offline viewer: open it in a browser) and\n"
-           "DIR/tiles-manifest.txt. DIR is replaced as a whole when the run succeeds, and left as it was when not.\n"
-           "\n"
-           "Options:\n"
-           "  -o DIR               output folder (new, empty, or a previous harmmap tile set)\n"
-           "  --zoom Z1-Z2         zoom levels (default 8-15); --zoom Z for one level\n"
-           "  --ramp NAME|FILE     colour ramp: viridis (default), magma, inferno, cividis, ylorrd, or a ramp file\n"
-           "                       (lines of 'position red green blue [alpha]', see data/ramps/viridis.txt)\n"
-           "  --range auto|MIN,MAX colour scale; default: the previous tile set's, else auto (threshold to the\n"
-           "                       surface's maximum). Kept fixed so that successive runs stay comparable\n"
-           "  --threshold V        values at or below V are transparent (default 0)\n"
-           "  --mbtiles FILE       also write an MBTiles 1.3 file\n"
-           "  --tms                number rows from the south (TMS) instead of XYZ\n"
-           "  --tile-size 256|512  pixels per tile side (default 256)\n"
-           "  --threads N          worker threads (default: one per processor); tiles are identical for any N\n"
-           "  --update             redraw only tiles whose source cells changed since the previous run\n"
-           "  --force              allow more than %lld tiles\n"
-           "  --resampling R       auto (default: bilinear zoomed in, average zoomed out), near, bilinear, cubic,\n"
-           "                       average\n"
-           "  --overlay FILE       vector boundaries (e.g. wards) drawn over the tiles in index.html\n"
-           "  --overlay-layer NAME the layer of --overlay to draw (default: the first)\n"
-           "  --title TEXT         the tile set's name (default: the input's file name)\n"
-           "  --attribution TEXT   attribution shown in the viewer and stored in the MBTiles\n"
-           "  --png-level N, --png-filter none|sub|up|avg|paeth|adaptive, --png-strategy default|filtered|rle\n"
-           "                       PNG encoding (defaults chosen by measurement: scripts/bench-tiles)\n"
-           "  --leaflet-dir DIR    where leaflet.js is (default /usr/share/javascript/leaflet)\n"
-           "  -q                   quiet: no progress bar or summary\n",
-           HM_TILES_DEFAULT_MAX);
+    printf(
+        "Usage: harmmap tiles IN.tif -o DIR [options]\n"
+        "\n"
+        "Renders a surface (a Float32 GeoTIFF from 'harmmap density', in any CRS PROJ knows) as web map "
+        "tiles:\n"
+        "DIR/{z}/{x}/{y}.png, DIR/legend.png, DIR/index.html (an offline viewer: open it in a browser) and\n"
+        "DIR/tiles-manifest.txt. DIR is replaced as a whole when the run succeeds, and left as it was when "
+        "not.\n"
+        "\n"
+        "Options:\n"
+        "  -o DIR               output folder (new, empty, or a previous harmmap tile set)\n"
+        "  --zoom Z1-Z2         zoom levels (default 8-15); --zoom Z for one level\n"
+        "  --ramp NAME|FILE     colour ramp: viridis (default), magma, inferno, cividis, ylorrd, or a ramp "
+        "file\n"
+        "                       (lines of 'position red green blue [alpha]', see data/ramps/viridis.txt)\n"
+        "  --range auto|MIN,MAX colour scale; default: the previous tile set's, else auto (threshold to the\n"
+        "                       surface's maximum). Kept fixed so that successive runs stay comparable\n"
+        "  --threshold V        values at or below V are transparent (default 0)\n"
+        "  --mbtiles FILE       also write an MBTiles 1.3 file\n"
+        "  --tms                number rows from the south (TMS) instead of XYZ\n"
+        "  --tile-size 256|512  pixels per tile side (default 256)\n"
+        "  --threads N          worker threads (default: one per processor); tiles are identical for any N\n"
+        "  --update             redraw only tiles whose source cells changed since the previous run\n"
+        "  --force              allow more than %lld tiles\n"
+        "  --resampling R       auto (default: bilinear zoomed in, average zoomed out), near, bilinear, "
+        "cubic,\n"
+        "                       average\n"
+        "  --overlay FILE       vector boundaries (e.g. wards) drawn over the tiles in index.html\n"
+        "  --overlay-layer NAME the layer of --overlay to draw (default: the first)\n"
+        "  --title TEXT         the tile set's name (default: the input's file name)\n"
+        "  --attribution TEXT   attribution shown in the viewer and stored in the MBTiles\n"
+        "  --png-level N, --png-filter none|sub|up|avg|paeth|adaptive, --png-strategy default|filtered|rle\n"
+        "                       PNG encoding (defaults chosen by measurement: scripts/bench-tiles)\n"
+        "  --leaflet-dir DIR    where leaflet.js is (default /usr/share/javascript/leaflet)\n"
+        "  -q                   quiet: no progress bar or summary\n",
+        HM_TILES_DEFAULT_MAX);
 }
 
 static int parse_zoom(hm_ctx *ctx, const char *text, int *min_zoom, int *max_zoom)
@@ -113,20 +118,26 @@ int hm_tiles_options_new(hm_ctx *ctx, int argc, char **argv, hm_tiles_options **
         } else if (strcmp(arg, "--force") == 0) {
             o->force = 1;
         } else if ((matched = hm_arg_value(ctx, argc, argv, &i, "-o", &value)) != 0) {
-            if (matched < 0) status = matched;
-            else o->output_dir = value;
+            if (matched < 0)
+                status = matched;
+            else
+                o->output_dir = value;
         } else if ((matched = hm_arg_value(ctx, argc, argv, &i, "--zoom", &value)) != 0) {
             status = matched < 0 ? matched : parse_zoom(ctx, value, &o->min_zoom, &o->max_zoom);
         } else if ((matched = hm_arg_value(ctx, argc, argv, &i, "--ramp", &value)) != 0) {
-            if (matched < 0) status = matched;
-            else o->ramp = value;
+            if (matched < 0)
+                status = matched;
+            else
+                o->ramp = value;
         } else if ((matched = hm_arg_value(ctx, argc, argv, &i, "--range", &value)) != 0) {
             status = matched < 0 ? matched : parse_range(ctx, value, o);
         } else if ((matched = hm_arg_value(ctx, argc, argv, &i, "--threshold", &value)) != 0) {
             status = matched < 0 ? matched : hm_arg_double(ctx, "--threshold", value, &o->threshold);
         } else if ((matched = hm_arg_value(ctx, argc, argv, &i, "--mbtiles", &value)) != 0) {
-            if (matched < 0) status = matched;
-            else o->mbtiles_path = value;
+            if (matched < 0)
+                status = matched;
+            else
+                o->mbtiles_path = value;
         } else if ((matched = hm_arg_value(ctx, argc, argv, &i, "--tile-size", &value)) != 0) {
             status = matched < 0 ? matched : hm_arg_long(ctx, "--tile-size", value, &number);
             if (status == HM_OK && number != 256 && number != 512)
@@ -139,26 +150,38 @@ int hm_tiles_options_new(hm_ctx *ctx, int argc, char **argv, hm_tiles_options **
             o->threads = (int)number;
         } else if ((matched = hm_arg_value(ctx, argc, argv, &i, "--resampling", &value)) != 0) {
             int r = matched < 0 ? -1 : hm_resampling_from_name(value);
-            if (matched < 0) status = matched;
+            if (matched < 0)
+                status = matched;
             else if (r < 0)
-                status = hm_error(ctx, HM_EINVAL, "--resampling '%s': use auto, near, bilinear, cubic or average",
-                                  value);
-            else o->resampling = (hm_resampling)r;
+                status = hm_error(ctx, HM_EINVAL,
+                                  "--resampling '%s': use auto, near, bilinear, cubic or average", value);
+            else
+                o->resampling = (hm_resampling)r;
         } else if ((matched = hm_arg_value(ctx, argc, argv, &i, "--overlay", &value)) != 0) {
-            if (matched < 0) status = matched;
-            else o->overlay_path = value;
+            if (matched < 0)
+                status = matched;
+            else
+                o->overlay_path = value;
         } else if ((matched = hm_arg_value(ctx, argc, argv, &i, "--overlay-layer", &value)) != 0) {
-            if (matched < 0) status = matched;
-            else o->overlay_layer = value;
+            if (matched < 0)
+                status = matched;
+            else
+                o->overlay_layer = value;
         } else if ((matched = hm_arg_value(ctx, argc, argv, &i, "--title", &value)) != 0) {
-            if (matched < 0) status = matched;
-            else o->title = value;
+            if (matched < 0)
+                status = matched;
+            else
+                o->title = value;
         } else if ((matched = hm_arg_value(ctx, argc, argv, &i, "--attribution", &value)) != 0) {
-            if (matched < 0) status = matched;
-            else o->attribution = value;
+            if (matched < 0)
+                status = matched;
+            else
+                o->attribution = value;
         } else if ((matched = hm_arg_value(ctx, argc, argv, &i, "--leaflet-dir", &value)) != 0) {
-            if (matched < 0) status = matched;
-            else o->leaflet_dir = value;
+            if (matched < 0)
+                status = matched;
+            else
+                o->leaflet_dir = value;
         } else if ((matched = hm_arg_value(ctx, argc, argv, &i, "--png-level", &value)) != 0) {
             status = matched < 0 ? matched : hm_arg_long(ctx, "--png-level", value, &number);
             if (status == HM_OK && (number < 0 || number > 9))
@@ -166,17 +189,21 @@ int hm_tiles_options_new(hm_ctx *ctx, int argc, char **argv, hm_tiles_options **
             o->png.zlib_level = (int)number;
         } else if ((matched = hm_arg_value(ctx, argc, argv, &i, "--png-filter", &value)) != 0) {
             int f = matched < 0 ? -1 : hm_png_filter_from_name(value);
-            if (matched < 0) status = matched;
+            if (matched < 0)
+                status = matched;
             else if (f < 0)
-                status = hm_error(ctx, HM_EINVAL, "--png-filter '%s': use none, sub, up, avg, paeth or adaptive",
-                                  value);
-            else o->png.filter = (hm_png_filter)f;
+                status = hm_error(ctx, HM_EINVAL,
+                                  "--png-filter '%s': use none, sub, up, avg, paeth or adaptive", value);
+            else
+                o->png.filter = (hm_png_filter)f;
         } else if ((matched = hm_arg_value(ctx, argc, argv, &i, "--png-strategy", &value)) != 0) {
             int s = matched < 0 ? -1 : hm_png_strategy_from_name(value);
-            if (matched < 0) status = matched;
+            if (matched < 0)
+                status = matched;
             else if (s < 0)
                 status = hm_error(ctx, HM_EINVAL, "--png-strategy '%s': use default, filtered or rle", value);
-            else o->png.strategy = (hm_png_strategy)s;
+            else
+                o->png.strategy = (hm_png_strategy)s;
         } else if (arg[0] == '-' && arg[1] != '\0') {
             status = hm_error(ctx, HM_EINVAL, "unknown option %s; run 'harmmap help tiles'", arg);
         } else if (o->input_path) {
@@ -215,13 +242,15 @@ int hm_tiles(hm_ctx *ctx, const hm_tiles_options *options, GDALProgressFunc prog
     if (status != HM_OK) return status;
     const hm_tileset_options *o = &options->tileset;
     if (o->update && s.full_render) hm_info(ctx, "update drew every tile: %s", s.full_render_reason);
-    hm_info(ctx, "%s: zooms %d-%d, %lld tiles written (%lld drawn, %lld kept from the previous run, %lld uniform), "
-                 "%lld positions with nothing to draw; colour range %.6g to %.6g%s; %.2f s",
-            o->output_dir, o->min_zoom, o->max_zoom, s.counts.written + s.counts.reused, s.counts.drawn,
-            s.counts.reused, s.counts.uniform, s.counts.nothing_to_draw, s.range_min, s.range_max,
-            s.range_from_previous ? " (kept from the previous run; --range auto recomputes it)" : "", s.seconds);
-    /* The surface opened alone in QGIS gets the tiles' ramp, range and threshold: <surface>.qml (styles.h). The
-     * tiles are the product: a folder we cannot write to costs only a warning. */
+    hm_info(
+        ctx,
+        "%s: zooms %d-%d, %lld tiles written (%lld drawn, %lld kept from the previous run, %lld uniform), "
+        "%lld positions with nothing to draw; colour range %.6g to %.6g%s; %.2f s",
+        o->output_dir, o->min_zoom, o->max_zoom, s.counts.written + s.counts.reused, s.counts.drawn,
+        s.counts.reused, s.counts.uniform, s.counts.nothing_to_draw, s.range_min, s.range_max,
+        s.range_from_previous ? " (kept from the previous run; --range auto recomputes it)" : "", s.seconds);
+    /* The surface opened alone in QGIS gets the tiles' ramp, range and threshold: <surface>.qml (styles.h).
+     * The tiles are the product: a folder we cannot write to costs only a warning. */
     hm_surface_style style;
     hm_surface_style_init(&style);
     style.ramp = o->ramp;

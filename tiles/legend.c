@@ -47,7 +47,8 @@ static void draw_text(canvas *c, const char *text, int center_x, int top_y)
     }
 }
 
-int hm_legend_write_png(hm_ctx *ctx, const char *path, const hm_ramp *ramp, double value_min, double value_max)
+int hm_legend_write_png(hm_ctx *ctx, const char *path, const hm_ramp *ramp, double value_min,
+                        double value_max)
 {
     canvas c = {NULL, HM_LEGEND_WIDTH_PX, HM_LEGEND_HEIGHT_PX};
     c.rgba = malloc((size_t)c.width * c.height * 4);
@@ -59,19 +60,22 @@ int hm_legend_write_png(hm_ctx *ctx, const char *path, const hm_ramp *ramp, doub
             put(&c, x, y, (x == 0 || y == 0 || x == c.width - 1 || y == c.height - 1) ? border : paper);
     const int bar_x = 20, bar_y = 6, bar_w = 256, bar_h = 16;
     for (int x = 0; x < bar_w; x++) {
-        const uint8_t *colour = ramp->palette_rgba[1 + (x * (HM_RAMP_COLOURS - 1) + (bar_w - 1) / 2) / (bar_w - 1)];
+        const uint8_t *colour =
+            ramp->palette_rgba[1 + (x * (HM_RAMP_COLOURS - 1) + (bar_w - 1) / 2) / (bar_w - 1)];
         for (int y = 0; y < bar_h; y++) {
             /* Blend over a light checkerboard so that transparent ramp ends show as such. */
             int light = ((x / 4) + (y / 4)) % 2;
             uint8_t base = light ? 255 : 220, px[4];
-            for (int k = 0; k < 3; k++) px[k] = (uint8_t)((colour[k] * colour[3] + base * (255 - colour[3])) / 255);
+            for (int k = 0; k < 3; k++)
+                px[k] = (uint8_t)((colour[k] * colour[3] + base * (255 - colour[3])) / 255);
             px[3] = 255;
             put(&c, bar_x + x, bar_y + y, px);
         }
     }
     for (int i = 0; i <= 4; i++) {
         int x = bar_x + i * (bar_w - 1) / 4;
-        for (int y = bar_y + bar_h; y < bar_y + bar_h + 4; y++) put(&c, x, y, tick);
+        for (int y = bar_y + bar_h; y < bar_y + bar_h + 4; y++)
+            put(&c, x, y, tick);
         char label[32];
         snprintf(label, sizeof label, "%.3g", value_min + (value_max - value_min) * i / 4.0);
         draw_text(&c, label, x, bar_y + bar_h + 6);

@@ -34,8 +34,10 @@ int hm_manifest_read(hm_ctx *ctx, const char *path, hm_manifest *manifest, int *
         line_number++;
         if (line_number == 1) {
             if (strncmp(line, "# harmmap tiles manifest 1", 26) != 0) {
-                status = hm_error(ctx, HM_EFORMAT, "%s:1: not a harmmap tile manifest (version 1); remove the "
-                                                   "folder or render without --update", path);
+                status = hm_error(ctx, HM_EFORMAT,
+                                  "%s:1: not a harmmap tile manifest (version 1); remove the "
+                                  "folder or render without --update",
+                                  path);
                 goto done;
             }
             header_seen = 1;
@@ -46,10 +48,13 @@ int hm_manifest_read(hm_ctx *ctx, const char *path, hm_manifest *manifest, int *
         hm_manifest_entry e;
         memset(&e, 0, sizeof e);
         if (sscanf(line, "%d %d %d %63s %63s", &zoom, &x, &y, text, png_text) == 5) {
-            if (zoom < 0 || zoom > HM_MAX_ZOOM || x < 0 || y < 0 || hm_hash128_parse(text, &e.source_hash) != 0 ||
+            if (zoom < 0 || zoom > HM_MAX_ZOOM || x < 0 || y < 0 ||
+                hm_hash128_parse(text, &e.source_hash) != 0 ||
                 (strcmp(png_text, "-") != 0 && hm_hash128_parse(png_text, &e.png_hash) != 0)) {
-                status = hm_error(ctx, HM_EFORMAT, "%s:%lu: bad tile line; the manifest is damaged: render without "
-                                                   "--update to rebuild it", path, line_number);
+                status = hm_error(ctx, HM_EFORMAT,
+                                  "%s:%lu: bad tile line; the manifest is damaged: render without "
+                                  "--update to rebuild it",
+                                  path, line_number);
                 goto done;
             }
             e.empty = strcmp(png_text, "-") == 0;
@@ -69,7 +74,8 @@ int hm_manifest_read(hm_ctx *ctx, const char *path, hm_manifest *manifest, int *
             if (strcmp(word, "settings") == 0) {
                 settings_seen = hm_hash128_parse(text, &manifest->settings_hash) == 0;
             } else if (strcmp(word, "range") == 0) {
-                if (sscanf(text, "%lf %lf", &manifest->range_min, &manifest->range_max) != 2) settings_seen = 0;
+                if (sscanf(text, "%lf %lf", &manifest->range_min, &manifest->range_max) != 2)
+                    settings_seen = 0;
             } else if (strcmp(word, "threshold") == 0) {
                 manifest->threshold = strtod(text, NULL);
             } else if (strcmp(word, "zoom") == 0) {
@@ -84,8 +90,10 @@ int hm_manifest_read(hm_ctx *ctx, const char *path, hm_manifest *manifest, int *
         }
     }
     if (!header_seen || !settings_seen) {
-        status = hm_error(ctx, HM_EFORMAT, "%s: the manifest has no settings line; it is damaged: render without "
-                                           "--update to rebuild it", path);
+        status = hm_error(ctx, HM_EFORMAT,
+                          "%s: the manifest has no settings line; it is damaged: render without "
+                          "--update to rebuild it",
+                          path);
         goto done;
     }
     qsort(manifest->entries, manifest->count, sizeof *manifest->entries, compare_entries);
@@ -120,7 +128,8 @@ int hm_manifest_write_header(hm_ctx *ctx, FILE *file, const hm_manifest *m, cons
     return HM_OK;
 }
 
-int hm_manifest_write_tile(FILE *file, int zoom, int x, int y, hm_hash128 source_hash, const hm_hash128 *png_hash)
+int hm_manifest_write_tile(FILE *file, int zoom, int x, int y, hm_hash128 source_hash,
+                           const hm_hash128 *png_hash)
 {
     char source_text[33], png_text[33] = "-";
     hm_hash128_format(source_hash, source_text);

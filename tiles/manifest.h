@@ -1,6 +1,6 @@
 /*
- * manifest.h - the tile set's manifest: what produced it and a content hash per tile, kept beside the tiles as
- * DIR/tiles-manifest.txt so that `--update` can tell which tiles must be drawn again.
+ * manifest.h - the tile set's manifest: what produced it and a content hash per tile, kept beside the tiles
+ * as DIR/tiles-manifest.txt so that `--update` can tell which tiles must be drawn again.
  *
  *     # harmmap tiles manifest 1
  *     settings 5d0c...        hash of everything besides the source cells that shapes a tile's bytes
@@ -14,10 +14,11 @@
  *     8 126 85 <source window hash> <png hash | ->
  *     ...
  *
- * A tile line is written for every tile that was drawn (x, y in XYZ numbering, whatever --tms says); "-" marks one
- * that drew nothing visible, so that it is not drawn again while its cells do not change. Tiles with no cell
- * above the threshold under them are not listed: the source check finds them again without drawing. Numbers are
- * written with 17 significant digits so that the colour range read back is the same double.
+ * A tile line is written for every tile that was drawn (x, y in XYZ numbering, whatever --tms says); "-"
+ * marks one that drew nothing visible, so that it is not drawn again while its cells do not change. Tiles
+ * with no cell above the threshold under them are not listed: the source check finds them again without
+ * drawing. Numbers are written with 17 significant digits so that the colour range read back is the same
+ * double.
  */
 #ifndef HM_MANIFEST_H
 #define HM_MANIFEST_H
@@ -61,6 +62,7 @@ const hm_manifest_entry *hm_manifest_find(const hm_manifest *manifest, int zoom,
 
 /* Writing: the header, then one line per tile as they are committed. */
 int hm_manifest_write_header(hm_ctx *ctx, FILE *file, const hm_manifest *manifest, const char *source_path);
-int hm_manifest_write_tile(FILE *file, int zoom, int x, int y, hm_hash128 source_hash, const hm_hash128 *png_hash);
+int hm_manifest_write_tile(FILE *file, int zoom, int x, int y, hm_hash128 source_hash,
+                           const hm_hash128 *png_hash);
 
 #endif

@@ -6,10 +6,10 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sqlite3.h>
-#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct hm_mbtiles {
@@ -40,8 +40,9 @@ int hm_mbtiles_create(hm_ctx *ctx, const char *path, hm_mbtiles **out)
     hm_mbtiles *m = calloc(1, sizeof *m);
     if (!m) return hm_error(ctx, HM_ENOMEM, "out of memory");
     snprintf(m->path, sizeof m->path, "%s", path);
-    /* Named with the process id, so that a later run can tell a killed run's leftover (tempfiles.h); created with
-     * mode 0666 minus the umask, like any new file (mkstemp's 0600 widened by a chmod would ignore the umask). */
+    /* Named with the process id, so that a later run can tell a killed run's leftover (tempfiles.h); created
+     * with mode 0666 minus the umask, like any new file (mkstemp's 0600 widened by a chmod would ignore the
+     * umask). */
     int fd = -1;
     for (int attempt = 0; fd < 0 && attempt < 100; attempt++) {
         snprintf(m->temp_path, sizeof m->temp_path, "%s.tmp-%ld-%d", path, (long)getpid(), attempt);
@@ -51,8 +52,10 @@ int hm_mbtiles_create(hm_ctx *ctx, const char *path, hm_mbtiles **out)
     if (fd < 0) {
         int e = errno;
         free(m);
-        return hm_error(ctx, HM_EIO, "--mbtiles %s: cannot create a file beside it: %s; choose a folder you can "
-                                     "write to", path, strerror(e));
+        return hm_error(ctx, HM_EIO,
+                        "--mbtiles %s: cannot create a file beside it: %s; choose a folder you can "
+                        "write to",
+                        path, strerror(e));
     }
     close(fd);
     int status = HM_OK;
@@ -72,8 +75,10 @@ int hm_mbtiles_create(hm_ctx *ctx, const char *path, hm_mbtiles **out)
         status = sql_error(ctx, m, "cannot create the MBTiles tables");
         goto done;
     }
-    if (sqlite3_prepare_v2(m->db, "INSERT INTO tiles VALUES (?, ?, ?, ?)", -1, &m->insert_tile, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(m->db, "INSERT INTO metadata VALUES (?, ?)", -1, &m->insert_metadata, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(m->db, "INSERT INTO tiles VALUES (?, ?, ?, ?)", -1, &m->insert_tile, NULL) !=
+            SQLITE_OK ||
+        sqlite3_prepare_v2(m->db, "INSERT INTO metadata VALUES (?, ?)", -1, &m->insert_metadata, NULL) !=
+            SQLITE_OK)
         status = sql_error(ctx, m, "cannot prepare inserts");
 done:
     if (status != HM_OK) {
@@ -129,7 +134,8 @@ int hm_mbtiles_finish(hm_ctx *ctx, hm_mbtiles *m)
     m->db = NULL;
     if (status == HM_OK) {
         if (rename(m->temp_path, m->path) != 0)
-            status = hm_error(ctx, HM_EIO, "cannot rename %s to %s: %s", m->temp_path, m->path, strerror(errno));
+            status =
+                hm_error(ctx, HM_EIO, "cannot rename %s to %s: %s", m->temp_path, m->path, strerror(errno));
         else
             hm_remove_stale_temporaries(ctx, m->temp_path); /* left by killed runs */
     }

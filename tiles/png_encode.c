@@ -12,10 +12,10 @@
  *     3     up     default      537      5.06
  *     6+    any    default     >600      ~4.9
  *
- * The smooth ramps of a density surface make rows alike, so the "up" filter leaves mostly zeros and run-length
- * coding (Z_RLE, where the zlib level barely matters) does the rest; searching for matches further back (the
- * default strategy, higher levels) costs time and gains little. Encoding is about a tenth of a tile's cost; the
- * warp is most of the rest.
+ * The smooth ramps of a density surface make rows alike, so the "up" filter leaves mostly zeros and
+ * run-length coding (Z_RLE, where the zlib level barely matters) does the rest; searching for matches further
+ * back (the default strategy, higher levels) costs time and gains little. Encoding is about a tenth of a
+ * tile's cost; the warp is most of the rest.
  */
 #include "png_encode.h"
 
@@ -36,7 +36,8 @@ int hm_buffer_append(hm_buffer *buffer, const void *data, size_t size)
 {
     if (buffer->size + size > buffer->capacity) {
         size_t capacity = buffer->capacity ? buffer->capacity : 4096;
-        while (capacity < buffer->size + size) capacity *= 2;
+        while (capacity < buffer->size + size)
+            capacity *= 2;
         uint8_t *grown = realloc(buffer->data, capacity);
         if (!grown) return -1;
         buffer->data = grown;
@@ -107,8 +108,8 @@ static int encode(hm_ctx *ctx, const uint8_t *pixels, int width, int height, con
                   int palette_size, const png_byte *alpha, int trns_size, const hm_png_settings *settings,
                   hm_buffer *out)
 {
-    static const int filters[] = {PNG_FILTER_NONE, PNG_FILTER_SUB, PNG_FILTER_UP, PNG_FILTER_AVG,
-                                  PNG_FILTER_PAETH, PNG_ALL_FILTERS};
+    static const int filters[] = {PNG_FILTER_NONE, PNG_FILTER_SUB,   PNG_FILTER_UP,
+                                  PNG_FILTER_AVG,  PNG_FILTER_PAETH, PNG_ALL_FILTERS};
     static const int strategies[] = {Z_DEFAULT_STRATEGY, Z_FILTERED, Z_RLE};
     char message[200] = "";
     write_state state = {out, 0};
@@ -126,14 +127,15 @@ static int encode(hm_ctx *ctx, const uint8_t *pixels, int width, int height, con
         return hm_error(ctx, state.failed ? HM_ENOMEM : HM_EINTERNAL, "PNG encoding failed: %s", message);
     }
     png_set_write_fn(png, &state, write_to_buffer, flush_nothing);
-    png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8, PNG_COLOR_TYPE_PALETTE, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8, PNG_COLOR_TYPE_PALETTE,
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_set_PLTE(png, info, palette, palette_size);
     if (trns_size > 0) png_set_tRNS(png, info, alpha, trns_size, NULL);
     png_set_compression_level(png, settings->zlib_level);
     png_set_compression_strategy(png, strategies[settings->strategy]);
     png_set_filter(png, PNG_FILTER_TYPE_BASE, filters[settings->filter]);
-    for (int y = 0; y < height; y++) rows[y] = (png_bytep)(pixels + (size_t)y * (size_t)width);
+    for (int y = 0; y < height; y++)
+        rows[y] = (png_bytep)(pixels + (size_t)y * (size_t)width);
     png_set_rows(png, info, rows);
     png_write_png(png, info, PNG_TRANSFORM_IDENTITY, NULL);
     png_destroy_write_struct(&png, &info);

@@ -1,10 +1,10 @@
 /*
  * png_encode.h - tiles as 8-bit indexed PNGs, encoded into memory with libpng.
  *
- * A tile is one byte per pixel (a palette index from ramp.h) rather than four: the compressor sees a quarter of
- * the data, the files are smaller, and every browser, GDAL and QGIS decode palette + tRNS PNGs to RGBA. The
- * palette is trimmed to the highest index the tile uses, and tRNS to the last entry that is not opaque, so a tile's
- * bytes depend only on its pixels and the ramp.
+ * A tile is one byte per pixel (a palette index from ramp.h) rather than four: the compressor sees a quarter
+ * of the data, the files are smaller, and every browser, GDAL and QGIS decode palette + tRNS PNGs to RGBA.
+ * The palette is trimmed to the highest index the tile uses, and tRNS to the last entry that is not opaque,
+ * so a tile's bytes depend only on its pixels and the ramp.
  *
  * Compression settings are a measured trade (scripts/bench-tiles runs `png_bench` over real tiles): see
  * hm_png_default_settings and the table in png_encode.c.
@@ -42,12 +42,13 @@ typedef enum hm_png_strategy {
 } hm_png_strategy;
 
 typedef struct hm_png_settings {
-    int zlib_level;           /* 0-9 */
+    int zlib_level; /* 0-9 */
     hm_png_filter filter;
     hm_png_strategy strategy;
 } hm_png_settings;
 
-/* zlib level 1, "up" filter, Z_RLE: chosen by measurement (scripts/bench-tiles, png_bench), see png_encode.c. */
+/* zlib level 1, "up" filter, Z_RLE: chosen by measurement (scripts/bench-tiles, png_bench), see png_encode.c.
+ * */
 hm_png_settings hm_png_default_settings(void);
 
 /* Parses "none|sub|up|avg|paeth|adaptive" and "default|filtered|rle"; -1 when unknown. */
@@ -57,6 +58,7 @@ int hm_png_strategy_from_name(const char *name);
 /* Encodes a width x height image of palette indices (row stride = width) with the palette's first
  * (max index used + 1) entries. Appends to `out` (cleared first). */
 int hm_png_encode_indexed(hm_ctx *ctx, const uint8_t *pixels, int width, int height,
-                          const uint8_t palette_rgba[256][4], const hm_png_settings *settings, hm_buffer *out);
+                          const uint8_t palette_rgba[256][4], const hm_png_settings *settings,
+                          hm_buffer *out);
 
 #endif

@@ -50,8 +50,10 @@ int hm_ramp_load_file(hm_ctx *ctx, const char *path, hm_ramp *ramp)
 {
     FILE *file = fopen(path, "r");
     if (!file)
-        return hm_error(ctx, HM_EIO, "%s: cannot open ramp file: %s; give a ramp name (viridis, magma, inferno, "
-                                     "cividis, ylorrd) or the path of a ramp file", path, strerror(errno));
+        return hm_error(ctx, HM_EIO,
+                        "%s: cannot open ramp file: %s; give a ramp name (viridis, magma, inferno, "
+                        "cividis, ylorrd) or the path of a ramp file",
+                        path, strerror(errno));
     stop *stops = calloc(MAX_STOPS, sizeof *stops);
     if (!stops) {
         fclose(file);
@@ -63,7 +65,8 @@ int hm_ramp_load_file(hm_ctx *ctx, const char *path, hm_ramp *ramp)
     unsigned long line_number = 0;
     while (fgets(line, sizeof line, file)) {
         line_number++;
-        /* Tokens up to a comment: a '#' token starts one, except a #rrggbb[aa] colour right after the position. */
+        /* Tokens up to a comment: a '#' token starts one, except a #rrggbb[aa] colour right after the
+         * position. */
         char *fields[6];
         int field_count = 0;
         for (char *token = strtok(line, " \t\r\n,"); token; token = strtok(NULL, " \t\r\n,")) {
@@ -77,16 +80,17 @@ int hm_ramp_load_file(hm_ctx *ctx, const char *path, hm_ramp *ramp)
         }
         if (field_count == 0) continue;
         if (count == MAX_STOPS) {
-            status = hm_error(ctx, HM_EFORMAT, "%s:%lu: more than %d colour stops; use fewer", path, line_number,
-                              MAX_STOPS);
+            status = hm_error(ctx, HM_EFORMAT, "%s:%lu: more than %d colour stops; use fewer", path,
+                              line_number, MAX_STOPS);
             goto done;
         }
         stop *s = &stops[count];
         char *end = NULL;
         s->position = strtod(fields[0], &end);
         if (end == fields[0] || *end || !isfinite(s->position) || s->position < 0 || s->position > 1) {
-            status = hm_error(ctx, HM_EFORMAT, "%s:%lu: position '%s' is not a number from 0 to 1; each line is "
-                                               "'position red green blue [alpha]' or 'position #rrggbb[aa]'",
+            status = hm_error(ctx, HM_EFORMAT,
+                              "%s:%lu: position '%s' is not a number from 0 to 1; each line is "
+                              "'position red green blue [alpha]' or 'position #rrggbb[aa]'",
                               path, line_number, fields[0]);
             goto done;
         }
@@ -102,14 +106,16 @@ int hm_ramp_load_file(hm_ctx *ctx, const char *path, hm_ramp *ramp)
             ok = 0;
         }
         if (!ok) {
-            status = hm_error(ctx, HM_EFORMAT, "%s:%lu: bad colour after position %s: expected red green blue "
-                                               "[alpha] as integers 0-255, or #rrggbb[aa]",
+            status = hm_error(ctx, HM_EFORMAT,
+                              "%s:%lu: bad colour after position %s: expected red green blue "
+                              "[alpha] as integers 0-255, or #rrggbb[aa]",
                               path, line_number, fields[0]);
             goto done;
         }
         if (count > 0 && !(s->position > stops[count - 1].position)) {
-            status = hm_error(ctx, HM_EFORMAT, "%s:%lu: position %s does not increase; list stops from 0 to 1",
-                              path, line_number, fields[0]);
+            status =
+                hm_error(ctx, HM_EFORMAT, "%s:%lu: position %s does not increase; list stops from 0 to 1",
+                         path, line_number, fields[0]);
             goto done;
         }
         count++;
@@ -119,8 +125,10 @@ int hm_ramp_load_file(hm_ctx *ctx, const char *path, hm_ramp *ramp)
         goto done;
     }
     if (count < 2 || stops[0].position != 0.0 || stops[count - 1].position != 1.0) {
-        status = hm_error(ctx, HM_EFORMAT, "%s: a ramp needs at least two stops, the first at position 0 and the "
-                                           "last at 1 (found %d stop%s)", path, count, count == 1 ? "" : "s");
+        status = hm_error(ctx, HM_EFORMAT,
+                          "%s: a ramp needs at least two stops, the first at position 0 and the "
+                          "last at 1 (found %d stop%s)",
+                          path, count, count == 1 ? "" : "s");
         goto done;
     }
 
@@ -133,7 +141,8 @@ int hm_ramp_load_file(hm_ctx *ctx, const char *path, hm_ramp *ramp)
     int segment = 0;
     for (int i = 1; i <= HM_RAMP_COLOURS; i++) {
         double t = (double)(i - 1) / (HM_RAMP_COLOURS - 1);
-        while (segment < count - 2 && t > stops[segment + 1].position) segment++;
+        while (segment < count - 2 && t > stops[segment + 1].position)
+            segment++;
         const stop *a = &stops[segment], *b = &stops[segment + 1];
         double f = (t - a->position) / (b->position - a->position);
         if (f < 0) f = 0;
@@ -154,8 +163,10 @@ int hm_ramp_load(hm_ctx *ctx, const char *name_or_path, const char *ramp_dir, hm
         return hm_ramp_load_file(ctx, name_or_path, ramp);
     for (const char *p = name_or_path; *p; p++)
         if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
-            return hm_error(ctx, HM_EINVAL, "--ramp '%s': not a ramp name; give a name such as viridis or the "
-                                            "path of a ramp file", name_or_path);
+            return hm_error(ctx, HM_EINVAL,
+                            "--ramp '%s': not a ramp name; give a name such as viridis or the "
+                            "path of a ramp file",
+                            name_or_path);
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.txt", ramp_dir, name_or_path);
     FILE *probe = fopen(path, "r");
@@ -163,12 +174,14 @@ int hm_ramp_load(hm_ctx *ctx, const char *name_or_path, const char *ramp_dir, hm
         /* Names are case-insensitive (YlOrRd, ylorrd). */
         char lower[256];
         snprintf(lower, sizeof lower, "%s", name_or_path);
-        for (char *p = lower; *p; p++) *p = (char)tolower((unsigned char)*p);
+        for (char *p = lower; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
         snprintf(path, sizeof path, "%s/%s.txt", ramp_dir, lower);
         probe = fopen(path, "r");
         if (!probe)
-            return hm_error(ctx, HM_EINVAL, "--ramp '%s': no ramp of that name in %s; use viridis, magma, inferno, "
-                                            "cividis or ylorrd, or give the path of a ramp file",
+            return hm_error(ctx, HM_EINVAL,
+                            "--ramp '%s': no ramp of that name in %s; use viridis, magma, inferno, "
+                            "cividis or ylorrd, or give the path of a ramp file",
                             name_or_path, ramp_dir);
     }
     fclose(probe);

@@ -8,13 +8,14 @@
  *     0.50   33 145 140
  *     1.00  253 231  37  255
  *
- * A colour may also be written as #rrggbb or #rrggbbaa. Positions must start at 0, end at 1 and increase; channels
- * are integers 0-255 and alpha defaults to 255. Colours between stops are interpolated linearly in sRGB.
+ * A colour may also be written as #rrggbb or #rrggbbaa. Positions must start at 0, end at 1 and increase;
+ * channels are integers 0-255 and alpha defaults to 255. Colours between stops are interpolated linearly in
+ * sRGB.
  *
- * The palette is what the tiles are written with (8-bit indexed PNG): entry 0 is fully transparent (no data, zero,
- * below the threshold) and entries 1..255 sample the ramp at (i - 1) / 254. A value maps to an entry by
- * hm_ramp_index, one multiply and a clamp, so the whole colour scale is fixed by (min, max) and the same on every
- * zoom and every run that uses the same range.
+ * The palette is what the tiles are written with (8-bit indexed PNG): entry 0 is fully transparent (no data,
+ * zero, below the threshold) and entries 1..255 sample the ramp at (i - 1) / 254. A value maps to an entry by
+ * hm_ramp_index, one multiply and a clamp, so the whole colour scale is fixed by (min, max) and the same on
+ * every zoom and every run that uses the same range.
  */
 #ifndef HM_RAMP_H
 #define HM_RAMP_H

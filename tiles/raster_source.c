@@ -22,27 +22,36 @@ static char *copy_string(const char *text)
 static int check_georeferencing(hm_ctx *ctx, const char *path, GDALDatasetH dataset, hm_raster_source *source)
 {
     if (GDALGetGeoTransform(dataset, source->geotransform) != CE_None)
-        return hm_error(ctx, HM_EFORMAT, "%s: the raster is not georeferenced (no geotransform: gdalinfo shows no "
-                                         "Origin or Pixel Size); tile a GeoTIFF written by 'harmmap density', or "
-                                         "georeference it with gdal_translate -a_ullr ... -a_srs EPSG:27700",
-                         path);
+        return hm_error(ctx, HM_EFORMAT,
+                        "%s: the raster is not georeferenced (no geotransform: gdalinfo shows no "
+                        "Origin or Pixel Size); tile a GeoTIFF written by 'harmmap density', or "
+                        "georeference it with gdal_translate -a_ullr ... -a_srs EPSG:27700",
+                        path);
     const double *gt = source->geotransform;
     if (gt[2] != 0.0 || gt[4] != 0.0)
-        return hm_error(ctx, HM_EFORMAT, "%s: the geotransform is rotated or skewed; warp it to a north-up grid "
-                                         "first with gdalwarp", path);
+        return hm_error(ctx, HM_EFORMAT,
+                        "%s: the geotransform is rotated or skewed; warp it to a north-up grid "
+                        "first with gdalwarp",
+                        path);
     if (gt[1] <= 0.0 || gt[5] == 0.0)
-        return hm_error(ctx, HM_EFORMAT, "%s: the geotransform has a pixel size of %g x %g; it must be positive "
-                                         "across and non-zero down", path, gt[1], gt[5]);
+        return hm_error(ctx, HM_EFORMAT,
+                        "%s: the geotransform has a pixel size of %g x %g; it must be positive "
+                        "across and non-zero down",
+                        path, gt[1], gt[5]);
     OGRSpatialReferenceH srs = GDALGetSpatialRef(dataset);
     if (!srs)
-        return hm_error(ctx, HM_EFORMAT, "%s: the raster has no coordinate reference system; assign one, e.g. "
-                                         "gdal_edit.py -a_srs EPSG:27700 %s", path, path);
+        return hm_error(ctx, HM_EFORMAT,
+                        "%s: the raster has no coordinate reference system; assign one, e.g. "
+                        "gdal_edit.py -a_srs EPSG:27700 %s",
+                        path, path);
     const char *name = OSRGetName(srs);
     snprintf(source->srs_name, sizeof source->srs_name, "%s", name ? name : "unnamed CRS");
     if (OSRIsLocal(srs))
-        return hm_error(ctx, HM_EPROJ, "%s: the CRS '%s' is a local/engineering CRS that cannot be placed on the "
-                                       "Earth; assign the raster's real CRS (e.g. EPSG:27700) with gdal_edit.py "
-                                       "-a_srs", path, source->srs_name);
+        return hm_error(ctx, HM_EPROJ,
+                        "%s: the CRS '%s' is a local/engineering CRS that cannot be placed on the "
+                        "Earth; assign the raster's real CRS (e.g. EPSG:27700) with gdal_edit.py "
+                        "-a_srs",
+                        path, source->srs_name);
     OGRSpatialReferenceH mercator = OSRNewSpatialReference(NULL);
     OSRImportFromEPSG(mercator, 3857);
     OSRSetAxisMappingStrategy(mercator, OAMS_TRADITIONAL_GIS_ORDER);
@@ -55,10 +64,12 @@ static int check_georeferencing(hm_ctx *ctx, const char *path, GDALDatasetH data
     char *wkt = NULL, *mercator_wkt = NULL;
     int status = HM_OK;
     if (!transform) {
-        status = hm_error(ctx, HM_EPROJ, "%s: no transformation from the raster's CRS '%s' to Web Mercator "
-                                         "(EPSG:3857): %s; assign a CRS that PROJ knows (e.g. EPSG:27700)",
+        status = hm_error(ctx, HM_EPROJ,
+                          "%s: no transformation from the raster's CRS '%s' to Web Mercator "
+                          "(EPSG:3857): %s; assign a CRS that PROJ knows (e.g. EPSG:27700)",
                           path, source->srs_name, CPLGetLastErrorMsg());
-    } else if (OSRExportToWkt(source_srs, &wkt) != OGRERR_NONE || OSRExportToWkt(mercator, &mercator_wkt) != OGRERR_NONE) {
+    } else if (OSRExportToWkt(source_srs, &wkt) != OGRERR_NONE ||
+               OSRExportToWkt(mercator, &mercator_wkt) != OGRERR_NONE) {
         status = hm_error(ctx, HM_EPROJ, "%s: cannot write the CRS '%s' as WKT", path, source->srs_name);
     } else {
         source->srs_wkt = copy_string(wkt);
@@ -83,16 +94,17 @@ static int mercator_extent(hm_ctx *ctx, const char *path, GDALDatasetH dataset, 
     void *transformer = GDALCreateGenImgProjTransformer2(dataset, NULL, options);
     double gt[6];
     int pixels = 0, lines = 0;
-    CPLErr err = transformer ? GDALSuggestedWarpOutput(dataset, GDALGenImgProjTransform, transformer, gt, &pixels,
-                                                       &lines)
+    CPLErr err = transformer ? GDALSuggestedWarpOutput(dataset, GDALGenImgProjTransform, transformer, gt,
+                                                       &pixels, &lines)
                              : CE_Failure;
     CPLPopErrorHandler();
     CSLDestroy(options);
     if (transformer) GDALDestroyGenImgProjTransformer(transformer);
     if (err != CE_None)
-        return hm_error(ctx, HM_EPROJ, "%s: cannot work out the raster's extent in Web Mercator (%s); is the CRS "
-                                       "'%s' right for the coordinates?", path, CPLGetLastErrorMsg(),
-                        source->srs_name);
+        return hm_error(ctx, HM_EPROJ,
+                        "%s: cannot work out the raster's extent in Web Mercator (%s); is the CRS "
+                        "'%s' right for the coordinates?",
+                        path, CPLGetLastErrorMsg(), source->srs_name);
     source->extent_3857.min_x_m = gt[0];
     source->extent_3857.max_x_m = gt[0] + pixels * gt[1];
     source->extent_3857.max_y_m = gt[3];
@@ -136,8 +148,8 @@ int hm_raster_source_open(hm_ctx *ctx, const char *path, hm_raster_source **out)
         goto done;
     }
     CPLPushErrorHandler(CPLQuietErrorHandler);
-    CPLErr err = GDALRasterIO(band, GF_Read, 0, 0, source->width, source->height, source->values, source->width,
-                              source->height, GDT_Float32, 0, 0);
+    CPLErr err = GDALRasterIO(band, GF_Read, 0, 0, source->width, source->height, source->values,
+                              source->width, source->height, GDT_Float32, 0, 0);
     CPLPopErrorHandler();
     if (err != CE_None) {
         status = hm_error(ctx, HM_EGDAL, "%s: cannot read band 1: %s", path, CPLGetLastErrorMsg());

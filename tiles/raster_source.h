@@ -1,14 +1,14 @@
 /*
  * raster_source.h - the surface to be tiled: a single-band raster read whole into memory as Float32.
  *
- * Reading once and sharing the values is what lets every worker thread warp and hash without touching the file:
- * each thread gets its own GDAL MEM dataset over the same read-only buffer (GDAL dataset handles are not
- * thread-safe, the bytes under them are). A 60 km x 40 km surface at 10 m cells is 96 MB.
+ * Reading once and sharing the values is what lets every worker thread warp and hash without touching the
+ * file: each thread gets its own GDAL MEM dataset over the same read-only buffer (GDAL dataset handles are
+ * not thread-safe, the bytes under them are). A 60 km x 40 km surface at 10 m cells is 96 MB.
  *
- * Opening checks what the tiler needs and says how to fix what is missing: a geotransform without rotation, a CRS,
- * and a transformation from that CRS to Web Mercator (EPSG:3857). The EPSG:3857 extent comes from
- * GDALSuggestedWarpOutput with GDAL's exact transformer, as gdal2tiles gets it through GDALAutoCreateWarpedVRT, so
- * both pick the same tiles.
+ * Opening checks what the tiler needs and says how to fix what is missing: a geotransform without rotation, a
+ * CRS, and a transformation from that CRS to Web Mercator (EPSG:3857). The EPSG:3857 extent comes from
+ * GDALSuggestedWarpOutput with GDAL's exact transformer, as gdal2tiles gets it through
+ * GDALAutoCreateWarpedVRT, so both pick the same tiles.
  */
 #ifndef HM_RASTER_SOURCE_H
 #define HM_RASTER_SOURCE_H

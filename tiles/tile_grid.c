@@ -5,7 +5,8 @@
 
 double hm_tile_resolution_m(int zoom, int tile_size_px)
 {
-    /* gdal2tiles: initialResolution = 2 * pi * 6378137 / tile_size; Resolution = initialResolution / 2**zoom */
+    /* gdal2tiles: initialResolution = 2 * pi * 6378137 / tile_size; Resolution = initialResolution / 2**zoom
+     * */
     double initial_resolution_m = 2 * M_PI * 6378137 / tile_size_px;
     return initial_resolution_m / ldexp(1.0, zoom);
 }

@@ -1,15 +1,15 @@
 /*
  * tile_grid.h - the Web Mercator tile pyramid (EPSG:3857), exactly as gdal2tiles' GlobalMercator defines it.
  *
- * The world is the square [-S, S] x [-S, S] metres with S = pi * 6378137 (20037508.342789244); zoom z cuts it into
- * 2^z x 2^z tiles, each tile_size_px pixels wide, so a pixel is 2 * S / (tile_size_px * 2^z) metres. The formulas
- * are written in the same order of operations as gdal2tiles (PixelsToMeters: px * res - S) so that tile edges agree
- * bit for bit, not just to a tolerance. Tiles are numbered XYZ (Google, y = 0 at the top) inside harmmap; TMS
- * (y = 0 at the bottom, the MBTiles row order and `--tms`) is hm_tile_flip_y away.
+ * The world is the square [-S, S] x [-S, S] metres with S = pi * 6378137 (20037508.342789244); zoom z cuts it
+ * into 2^z x 2^z tiles, each tile_size_px pixels wide, so a pixel is 2 * S / (tile_size_px * 2^z) metres. The
+ * formulas are written in the same order of operations as gdal2tiles (PixelsToMeters: px * res - S) so that
+ * tile edges agree bit for bit, not just to a tolerance. Tiles are numbered XYZ (Google, y = 0 at the top)
+ * inside harmmap; TMS (y = 0 at the bottom, the MBTiles row order and `--tms`) is hm_tile_flip_y away.
  *
  * The range of tiles covering a raster follows gdal2tiles too: the raster's EPSG:3857 extent (from
- * GDALSuggestedWarpOutput) goes through MetersToTile, ceil(px / tile_size) - 1, which puts an extent that ends
- * exactly on a tile edge into the tile below that edge.
+ * GDALSuggestedWarpOutput) goes through MetersToTile, ceil(px / tile_size) - 1, which puts an extent that
+ * ends exactly on a tile edge into the tile below that edge.
  */
 #ifndef HM_TILE_GRID_H
 #define HM_TILE_GRID_H
@@ -41,7 +41,8 @@ hm_tile_range hm_tile_range_for_extent(int zoom, int tile_size_px, const hm_tile
 
 long long hm_tile_range_count(const hm_tile_range *range);
 
-/* Spherical Mercator <-> WGS84 longitude/latitude in degrees (gdal2tiles' MetersToLatLon / LatLonToMeters). */
+/* Spherical Mercator <-> WGS84 longitude/latitude in degrees (gdal2tiles' MetersToLatLon / LatLonToMeters).
+ * */
 void hm_mercator_to_lonlat(double x_m, double y_m, double *lon_deg, double *lat_deg);
 void hm_lonlat_to_mercator(double lon_deg, double lat_deg, double *x_m, double *y_m);
 

@@ -110,7 +110,8 @@ typedef struct worker {
         double *x, *y;
         int *ok;
         size_t capacity;
-        double *row_x, *row_y; /* one row's values, interpolated down each lattice column (lattice_transform) */
+        double *row_x,
+            *row_y; /* one row's values, interpolated down each lattice column (lattice_transform) */
         int *row_ok;
         size_t row_capacity;
     } lattice;
@@ -179,20 +180,22 @@ static int transform_to_source(worker *w, int count, double *x, double *y)
 
 /*
  * The warper's transformer. GDAL's approximate transformer interpolates along each row of the region being
- * warped, so its answer for a pixel depends on where the region starts and ends. Instead, the exact transformation
- * (GDALGenImgProjTransform: the raster's CRS to EPSG:3857 through PROJ) is evaluated on a lattice fixed in the
- * zoom's global pixel grid and interpolated bilinearly inside each lattice cell: a pixel's source position is
- * then a function of the pixel alone, whichever tile or region asks. The spacing is HM_RENDER_LATTICE_PX pixels,
- * halved at low zooms until a lattice cell is at most HM_RENDER_LATTICE_MAX_M metres across (a power of two, so
- * that dividing by it is exact): over 2 km the transformation between British National Grid and Web Mercator is
- * flat to a few centimetres, well under a hundredth of a 25 m cell at every zoom (unit test test_tile_render).
- * At zoom 12 and above that is 289 exact transforms per 256-pixel tile, instead of at least three per row.
+ * warped, so its answer for a pixel depends on where the region starts and ends. Instead, the exact
+ * transformation (GDALGenImgProjTransform: the raster's CRS to EPSG:3857 through PROJ) is evaluated on a
+ * lattice fixed in the zoom's global pixel grid and interpolated bilinearly inside each lattice cell: a
+ * pixel's source position is then a function of the pixel alone, whichever tile or region asks. The spacing
+ * is HM_RENDER_LATTICE_PX pixels, halved at low zooms until a lattice cell is at most HM_RENDER_LATTICE_MAX_M
+ * metres across (a power of two, so that dividing by it is exact): over 2 km the transformation between
+ * British National Grid and Web Mercator is flat to a few centimetres, well under a hundredth of a 25 m cell
+ * at every zoom (unit test test_tile_render). At zoom 12 and above that is 289 exact transforms per 256-pixel
+ * tile, instead of at least three per row.
  */
 static int lattice_step_px(int zoom, int tile_size_px)
 {
     double res_m = hm_tile_resolution_m(zoom, tile_size_px);
     int step = HM_RENDER_LATTICE_PX;
-    while (step > 1 && step * res_m > HM_RENDER_LATTICE_MAX_M) step /= 2;
+    while (step > 1 && step * res_m > HM_RENDER_LATTICE_MAX_M)
+        step /= 2;
     return step;
 }
 
@@ -258,8 +261,9 @@ static inline double floor_fast(double v)
 }
 
 /* A point is interpolated down its lattice cell's two columns at its row fraction, then across: the same
- * arithmetic whether it comes alone or in a row (GWK asks a row at a time, which the fast path below serves by
- * interpolating each column once per row), so that a point's answer never depends on the other points asked. */
+ * arithmetic whether it comes alone or in a row (GWK asks a row at a time, which the fast path below serves
+ * by interpolating each column once per row), so that a point's answer never depends on the other points
+ * asked. */
 static int lattice_transform(void *arg, int dst_to_src, int count, double *x, double *y, double *z, int *ok)
 {
     worker *w = arg;
@@ -269,7 +273,8 @@ static int lattice_transform(void *arg, int dst_to_src, int count, double *x, do
     const int *lok = w->lattice.ok;
     const double per_px = 1.0 / w->lattice.step_px; /* a power of two: x * per_px == x / step exactly */
     int same_row = count > 1;
-    for (int k = 1; k < count && same_row; k++) same_row = y[k] == y[0];
+    for (int k = 1; k < count && same_row; k++)
+        same_row = y[k] == y[0];
     if (same_row) {
         double gy = y[0] * per_px, fj = floor_fast(gy), fy = gy - fj;
         long long j = (long long)fj - w->lattice.j0;
@@ -351,7 +356,8 @@ static int setup_zoom(worker *w, int zoom, const hm_tile_range *range)
     }
     w->source_cells_per_pixel = scale;
     hm_resampling resampling = settings->resampling;
-    if (resampling == HM_RESAMPLING_AUTO) resampling = scale > 1.0 ? HM_RESAMPLING_AVERAGE : HM_RESAMPLING_BILINEAR;
+    if (resampling == HM_RESAMPLING_AUTO)
+        resampling = scale > 1.0 ? HM_RESAMPLING_AVERAGE : HM_RESAMPLING_BILINEAR;
     double reach = resampling == HM_RESAMPLING_CUBIC ? 2 : resampling == HM_RESAMPLING_NEAR ? 0 : 1;
     w->margin_cells = 2 + (int)ceil(reach * (scale > 1.0 ? scale : 1.0));
 
@@ -372,8 +378,8 @@ static int setup_zoom(worker *w, int zoom, const hm_tile_range *range)
         o->padfSrcNoDataReal = CPLMalloc(sizeof(double));
         o->padfSrcNoDataReal[0] = source->nodata;
     }
-    /* One thread per warp (tiles are the parallelism); the kernel's scale fixed per zoom, not taken from the size
-     * of the source window, so that a tile's pixels depend only on its own source cells. */
+    /* One thread per warp (tiles are the parallelism); the kernel's scale fixed per zoom, not taken from the
+     * size of the source window, so that a tile's pixels depend only on its own source cells. */
     char scale_text[64];
     snprintf(scale_text, sizeof scale_text, "%.17g", 1.0 / scale);
     o->papszWarpOptions = CSLSetNameValue(o->papszWarpOptions, "NUM_THREADS", "1");
@@ -381,8 +387,7 @@ static int setup_zoom(worker *w, int zoom, const hm_tile_range *range)
     o->papszWarpOptions = CSLSetNameValue(o->papszWarpOptions, "YSCALE", scale_text);
     w->warp_options = o;
     w->warp = GDALCreateWarpOperation(o);
-    if (!w->warp)
-        return hm_error(w->ctx, HM_EGDAL, "cannot set up GDAL's warper: %s", CPLGetLastErrorMsg());
+    if (!w->warp) return hm_error(w->ctx, HM_EGDAL, "cannot set up GDAL's warper: %s", CPLGetLastErrorMsg());
     w->zoom = zoom;
     return HM_OK;
 }
@@ -395,10 +400,10 @@ static window tile_window(worker *w, int x, int y)
     int n = 0;
     for (int i = 0; i < EDGE_SAMPLES; i++) {
         double f = (double)i / EDGE_SAMPLES * ts;
-        px[n] = (double)x * ts + f, py[n++] = (double)y * ts;                  /* top, west to east */
-        px[n] = (double)(x + 1) * ts, py[n++] = (double)y * ts + f;            /* east, north to south */
-        px[n] = (double)(x + 1) * ts - f, py[n++] = (double)(y + 1) * ts;      /* bottom, east to west */
-        px[n] = (double)x * ts, py[n++] = (double)(y + 1) * ts - f;            /* west, south to north */
+        px[n] = (double)x * ts + f, py[n++] = (double)y * ts;             /* top, west to east */
+        px[n] = (double)(x + 1) * ts, py[n++] = (double)y * ts + f;       /* east, north to south */
+        px[n] = (double)(x + 1) * ts - f, py[n++] = (double)(y + 1) * ts; /* bottom, east to west */
+        px[n] = (double)x * ts, py[n++] = (double)(y + 1) * ts - f;       /* west, south to north */
     }
     window win = {0, 0, source->width, source->height};
     if (!transform_to_source(w, n, px, py)) return win; /* cannot tell: the whole raster */
@@ -435,9 +440,11 @@ static int hash_window(worker *w, const window *win, hm_hash128 *hash)
         if (content) continue;
         int any = 0;
         if (has_nodata) {
-            for (size_t i = 0; i < row_cells; i++) any |= (row[i] > threshold) & (row[i] != nodata);
+            for (size_t i = 0; i < row_cells; i++)
+                any |= (row[i] > threshold) & (row[i] != nodata);
         } else {
-            for (size_t i = 0; i < row_cells; i++) any |= row[i] > threshold;
+            for (size_t i = 0; i < row_cells; i++)
+                any |= row[i] > threshold;
         }
         content = any;
     }
@@ -447,19 +454,21 @@ static int hash_window(worker *w, const window *win, hm_hash128 *hash)
     return content;
 }
 
-/* Warps one tile from its source window into w->tile_values (tile_size x tile_size, NaN where nothing lands). */
+/* Warps one tile from its source window into w->tile_values (tile_size x tile_size, NaN where nothing lands).
+ * */
 static int warp_tile(worker *w, int x, int y, const window *source_window)
 {
     int ts = w->shared->settings->tile_size_px;
     size_t cells = (size_t)ts * ts;
-    for (size_t i = 0; i < cells; i++) w->tile_values[i] = NAN;
+    for (size_t i = 0; i < cells; i++)
+        w->tile_values[i] = NAN;
     double x0 = (double)x * ts, y0 = (double)y * ts;
     int status = lattice_prepare(w, x0, y0, x0 + ts, y0 + ts);
     if (status != HM_OK) return status;
     CPLErrorReset();
-    CPLErr err = GDALWarpRegionToBuffer(w->warp, x * ts, y * ts, ts, ts, w->tile_values, GDT_Float32,
-                                        source_window->x0, source_window->y0, source_window->x1 - source_window->x0,
-                                        source_window->y1 - source_window->y0);
+    CPLErr err = GDALWarpRegionToBuffer(
+        w->warp, x * ts, y * ts, ts, ts, w->tile_values, GDT_Float32, source_window->x0, source_window->y0,
+        source_window->x1 - source_window->x0, source_window->y1 - source_window->y0);
     if (err != CE_None)
         return hm_error(w->ctx, HM_EGDAL, "GDAL's warper failed on tile %d/%d/%d: %s", w->zoom, x, y,
                         CPLGetLastErrorMsg());
@@ -480,7 +489,8 @@ static int draw_tile(worker *w, hm_tile_result *t)
     for (int y = 0; y < ts; y++) {
         const float *row = origin + (size_t)y * ts;
         uint8_t *dst = out + (size_t)y * ts;
-        for (int x = 0; x < ts; x++) dst[x] = hm_ramp_index(row[x], threshold, min, scale);
+        for (int x = 0; x < ts; x++)
+            dst[x] = hm_ramp_index(row[x], threshold, min, scale);
     }
     size_t count = (size_t)ts * ts;
     uint8_t first = out[0];
@@ -499,8 +509,8 @@ static int draw_tile(worker *w, hm_tile_result *t)
     if (uniform) {
         hm_buffer *cached = &w->uniform_png[first];
         if (!cached->size) {
-            int status = hm_png_encode_indexed(w->ctx, out, ts, ts, settings->ramp->palette_rgba, &settings->png,
-                                               cached);
+            int status = hm_png_encode_indexed(w->ctx, out, ts, ts, settings->ramp->palette_rgba,
+                                               &settings->png, cached);
             if (status != HM_OK) return status;
             w->uniform_hash[first] = hm_hash128_of(cached->data, cached->size);
         }
@@ -510,7 +520,8 @@ static int draw_tile(worker *w, hm_tile_result *t)
         t->png_hash = w->uniform_hash[first];
         return HM_OK;
     }
-    int status = hm_png_encode_indexed(w->ctx, out, ts, ts, settings->ramp->palette_rgba, &settings->png, &t->png);
+    int status =
+        hm_png_encode_indexed(w->ctx, out, ts, ts, settings->ramp->palette_rgba, &settings->png, &t->png);
     if (status != HM_OK) return status;
     t->png_hash = hm_hash128_of(t->png.data, t->png.size);
     return HM_OK;
@@ -541,13 +552,14 @@ static int process_block(worker *w, const block *b, block_slot *slot)
             continue;
         }
         int was_empty = 0;
-        if (shared->reuse && shared->reuse(shared->user, t->zoom, t->x, t->y, t->source_hash, &was_empty,
-                                           &t->png_hash)) {
+        if (shared->reuse &&
+            shared->reuse(shared->user, t->zoom, t->x, t->y, t->source_hash, &was_empty, &t->png_hash)) {
             t->state = was_empty ? HM_TILE_DRAWN_EMPTY : HM_TILE_REUSED;
             if (!was_empty) w->counts.reused++;
             continue;
         }
-        /* The warp reads exactly the hashed window: the tile's bytes follow from the hash and the settings. */
+        /* The warp reads exactly the hashed window: the tile's bytes follow from the hash and the settings.
+         * */
         status = warp_tile(w, t->x, t->y, win);
         if (status == HM_OK) status = draw_tile(w, t);
     }
@@ -596,14 +608,15 @@ static void *worker_main(void *arg)
 
 static void free_slot(block_slot *slot)
 {
-    for (int i = 0; i < slot->count && slot->tiles; i++) hm_buffer_free(&slot->tiles[i].png);
+    for (int i = 0; i < slot->count && slot->tiles; i++)
+        hm_buffer_free(&slot->tiles[i].png);
     free(slot->tiles);
     slot->tiles = NULL;
     slot->count = 0;
 }
 
-static int plan_blocks(hm_ctx *ctx, const hm_render_settings *settings, const hm_tile_range *ranges, block **out,
-                       int *count)
+static int plan_blocks(hm_ctx *ctx, const hm_render_settings *settings, const hm_tile_range *ranges,
+                       block **out, int *count)
 {
     const int k = HM_RENDER_BLOCK_TILES;
     long long total = 0;
@@ -702,7 +715,8 @@ int hm_render_tiles(hm_ctx *ctx, const hm_raster_source *source, const hm_render
     long long positions_done = 0;
     for (int i = 0; i < shared.block_count; i++) {
         pthread_mutex_lock(&shared.mutex);
-        while (!shared.failed && !shared.slots[i].done) pthread_cond_wait(&shared.block_done, &shared.mutex);
+        while (!shared.failed && !shared.slots[i].done)
+            pthread_cond_wait(&shared.block_done, &shared.mutex);
         int failed = shared.failed;
         pthread_mutex_unlock(&shared.mutex);
         if (failed) break;
@@ -725,7 +739,8 @@ int hm_render_tiles(hm_ctx *ctx, const hm_raster_source *source, const hm_render
         }
     }
 join:
-    for (int i = 0; i < started; i++) pthread_join(workers[i].thread, NULL);
+    for (int i = 0; i < started; i++)
+        pthread_join(workers[i].thread, NULL);
     if (status == HM_OK && shared.failed) status = hm_error(ctx, shared.error_code, "%s", shared.error);
     if (status == HM_OK && progress && counts->positions == 0) progress(1.0, NULL, progress_data);
 done:
@@ -742,11 +757,13 @@ done:
         free(w->lattice.row_y);
         free(w->lattice.row_ok);
         free(w->indices);
-        for (int c = 0; c < 256; c++) hm_buffer_free(&w->uniform_png[c]);
+        for (int c = 0; c < 256; c++)
+            hm_buffer_free(&w->uniform_png[c]);
         if (w->hash_state) XXH3_freeState(w->hash_state);
         hm_ctx_destroy(w->ctx);
     }
-    for (int i = 0; shared.slots && i < shared.block_count; i++) free_slot(&shared.slots[i]);
+    for (int i = 0; shared.slots && i < shared.block_count; i++)
+        free_slot(&shared.slots[i]);
     free(shared.slots);
     free(shared.blocks);
     free(workers);

@@ -1,24 +1,24 @@
 /*
- * tile_render.h - the renderer: the surface warped to Web Mercator and cut into indexed PNG tiles, on N threads,
- * handed back in a fixed order.
+ * tile_render.h - the renderer: the surface warped to Web Mercator and cut into indexed PNG tiles, on N
+ * threads, handed back in a fixed order.
  *
- * Work is handed out in blocks of up to HM_RENDER_BLOCK_TILES x HM_RENDER_BLOCK_TILES tiles (block = tile / 4 at
- * each zoom, clipped to the tiles that cover the raster). For each tile of a block a worker
- *   1. finds each tile's source window: the exact inverse transform of points along the tile's edges, widened by
- *      the resampling kernel's reach, and hashes the window's cells (XXH3-128), noting whether any cell is above the
- *      threshold. A tile whose window has nothing to draw is empty without warping; a tile whose hash equals the
- *      previous run's is reused (the caller's `reuse` callback decides, see tiles.c);
+ * Work is handed out in blocks of up to HM_RENDER_BLOCK_TILES x HM_RENDER_BLOCK_TILES tiles (block = tile / 4
+ * at each zoom, clipped to the tiles that cover the raster). For each tile of a block a worker
+ *   1. finds each tile's source window: the exact inverse transform of points along the tile's edges, widened
+ *      by the resampling kernel's reach, and hashes the window's cells (XXH3-128), noting whether any cell is
+ *      above the threshold. A tile whose window has nothing to draw is empty without warping; a tile whose
+ *      hash equals the previous run's is reused (the caller's `reuse` callback decides, see tiles.c);
  *   2. warps each tile to draw with GDAL's warper (GDALWarpRegionToBuffer on the zoom's global pixel grid,
  *      bilinear when zoomed in past the source cells and average when zoomed out), reading exactly the hashed
- *      window, through a transformer that interpolates the exact transformation on a lattice fixed in the zoom's
- *      pixel grid (tile_render.c says why GDAL's approximate transformer would not do);
+ *      window, through a transformer that interpolates the exact transformation on a lattice fixed in the
+ *      zoom's pixel grid (tile_render.c says why GDAL's approximate transformer would not do);
  *   3. maps the values to palette indices (ramp.h), skips tiles with nothing visible, reuses one encoding for
  *      uniform tiles, and encodes the rest as PNG.
  *
  * Determinism: a tile's pixels are a function of its window's cells, its position and the settings alone (the
  * lattice is global, the kernel's scale fixed per zoom, the source window the hashed one). Hence tiles are
- * byte-identical for any --threads, and re-rendering only the tiles whose window hash changed gives exactly what a
- * full render gives.
+ * byte-identical for any --threads, and re-rendering only the tiles whose window hash changed gives exactly
+ * what a full render gives.
  * Blocks are handed to `commit` on the calling thread in block order (a small reorder window keeps memory
  * bounded), so files, MBTiles rows and the manifest are written in the same order every time.
  */
@@ -34,7 +34,7 @@
 #include <gdal.h>
 #include <stdint.h>
 
-#define HM_RENDER_BLOCK_TILES 4 /* tiles per block side: the unit of scheduling and of ordered commits */
+#define HM_RENDER_BLOCK_TILES 4      /* tiles per block side: the unit of scheduling and of ordered commits */
 #define HM_RENDER_LATTICE_PX 16      /* spacing of the exactly transformed lattice the warper interpolates, */
 #define HM_RENDER_LATTICE_MAX_M 2000 /* halved at low zooms until a lattice cell is at most this wide */
 
@@ -54,10 +54,11 @@ typedef struct hm_hash128 {
 } hm_hash128;
 
 typedef enum hm_tile_state {
-    HM_TILE_NOTHING_TO_DRAW = 0, /* no cell above the threshold under the tile: not written, not in the manifest */
-    HM_TILE_DRAWN_EMPTY,         /* drawn, and nothing visible: not written, kept in the manifest */
-    HM_TILE_DRAWN,               /* drawn: png holds the file */
-    HM_TILE_REUSED               /* unchanged since the previous run: the caller keeps its previous file */
+    HM_TILE_NOTHING_TO_DRAW =
+        0,               /* no cell above the threshold under the tile: not written, not in the manifest */
+    HM_TILE_DRAWN_EMPTY, /* drawn, and nothing visible: not written, kept in the manifest */
+    HM_TILE_DRAWN,       /* drawn: png holds the file */
+    HM_TILE_REUSED       /* unchanged since the previous run: the caller keeps its previous file */
 } hm_tile_state;
 
 typedef struct hm_tile_result {
@@ -104,8 +105,9 @@ int hm_render_tiles(hm_ctx *ctx, const hm_raster_source *source, const hm_render
                     hm_tile_reuse_fn reuse, hm_tile_commit_fn commit, void *user, GDALProgressFunc progress,
                     void *progress_data, hm_render_counts *counts);
 
-/* The largest distance, in source cells, between the lattice interpolation the warper is given and GDAL's exact
- * transformation, over pixel centres of nine tiles spread over the zoom's range (for tests and diagnostics). */
+/* The largest distance, in source cells, between the lattice interpolation the warper is given and GDAL's
+ * exact transformation, over pixel centres of nine tiles spread over the zoom's range (for tests and
+ * diagnostics). */
 int hm_render_lattice_error(hm_ctx *ctx, const hm_raster_source *source, int zoom, int tile_size_px,
                             double *max_error_cells);
 

@@ -7,9 +7,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +69,8 @@ static void split_path(const char *path, char *parent, size_t parent_size, char 
     char copy[PATH_MAX];
     (void)hm_path_format(copy, sizeof copy, "%s", path);
     size_t n = strlen(copy);
-    while (n > 1 && copy[n - 1] == '/') copy[--n] = '\0';
+    while (n > 1 && copy[n - 1] == '/')
+        copy[--n] = '\0';
     char *slash = strrchr(copy, '/');
     if (!slash) {
         snprintf(parent, parent_size, ".");
@@ -85,8 +86,8 @@ static void split_path(const char *path, char *parent, size_t parent_size, char 
 }
 
 /* Folders .NAME.tmp-<pid>-XXXXXX left by killed runs: those whose process is gone (the convention of
- * engine/tempfiles.h, kept here without including it: tiles/ uses only context.h from engine/). A folder of a live
- * process, another run writing the same output right now, is left alone. */
+ * engine/tempfiles.h, kept here without including it: tiles/ uses only context.h from engine/). A folder of a
+ * live process, another run writing the same output right now, is left alone. */
 static void remove_stale_temporaries(const char *parent, const char *base)
 {
     DIR *dir = opendir(parent);
@@ -124,7 +125,8 @@ int hm_tile_store_begin(hm_ctx *ctx, const char *final_dir, int tms, hm_tile_sto
     split_path(final_dir, parent, sizeof parent, base, sizeof base);
     if (strcmp(base, ".") == 0 || strcmp(base, "..") == 0 || strcmp(base, "/") == 0 || !*base) {
         free(store);
-        return hm_error(ctx, HM_EINVAL, "-o %s: name a folder of its own for the tiles (it is replaced as a whole)",
+        return hm_error(ctx, HM_EINVAL,
+                        "-o %s: name a folder of its own for the tiles (it is replaced as a whole)",
                         final_dir);
     }
 
@@ -132,7 +134,8 @@ int hm_tile_store_begin(hm_ctx *ctx, const char *final_dir, int tms, hm_tile_sto
     if (stat(final_dir, &st) == 0) {
         if (!S_ISDIR(st.st_mode)) {
             free(store);
-            return hm_error(ctx, HM_EINVAL, "-o %s: exists and is not a folder; choose another path", final_dir);
+            return hm_error(ctx, HM_EINVAL, "-o %s: exists and is not a folder; choose another path",
+                            final_dir);
         }
         store->final_exists = 1;
         char manifest[PATH_MAX + 32];
@@ -147,9 +150,11 @@ int hm_tile_store_begin(hm_ctx *ctx, const char *final_dir, int tms, hm_tile_sto
             if (dir) closedir(dir);
             if (!empty) {
                 free(store);
-                return hm_error(ctx, HM_EINVAL, "-o %s: the folder exists, is not empty and holds no harmmap tile "
-                                                "set (no %s); it would be replaced as a whole, so choose a new "
-                                                "folder or empty this one", final_dir, HM_MANIFEST_NAME);
+                return hm_error(ctx, HM_EINVAL,
+                                "-o %s: the folder exists, is not empty and holds no harmmap tile "
+                                "set (no %s); it would be replaced as a whole, so choose a new "
+                                "folder or empty this one",
+                                final_dir, HM_MANIFEST_NAME);
             }
         }
     } else if (errno != ENOENT && errno != ENOTDIR) { /* ENOTDIR: creating it below says why */
@@ -164,7 +169,8 @@ int hm_tile_store_begin(hm_ctx *ctx, const char *final_dir, int tms, hm_tile_sto
     if (!mkdtemp(store->new_dir)) {
         int e = errno;
         free(store);
-        return hm_error(ctx, HM_EIO, "-o %s: cannot create a folder in %s: %s; choose a folder you can write to",
+        return hm_error(ctx, HM_EIO,
+                        "-o %s: cannot create a folder in %s: %s; choose a folder you can write to",
                         final_dir, parent, strerror(e));
     }
     /* mkdtemp makes it 0700; a tile folder is for serving, so 0755, but never wider than the umask allows. */
@@ -190,10 +196,12 @@ int hm_tile_store_has_previous(const hm_tile_store *store)
     return store->has_previous;
 }
 
-void hm_tile_store_path(const hm_tile_store *store, int previous, int zoom, int x, int y, char *path, size_t size)
+void hm_tile_store_path(const hm_tile_store *store, int previous, int zoom, int x, int y, char *path,
+                        size_t size)
 {
     int row = store->tms ? (int)((1LL << zoom) - 1 - y) : y;
-    (void)hm_path_format(path, size, "%s/%d/%d/%d.png", previous ? store->final_dir : store->new_dir, zoom, x, row);
+    (void)hm_path_format(path, size, "%s/%d/%d/%d.png", previous ? store->final_dir : store->new_dir, zoom, x,
+                         row);
 }
 
 static int make_column(hm_ctx *ctx, hm_tile_store *store, int zoom, int x)
@@ -231,7 +239,8 @@ int hm_write_file(hm_ctx *ctx, const char *path, const void *data, size_t size)
     return HM_OK;
 }
 
-int hm_tile_store_write(hm_ctx *ctx, hm_tile_store *store, int zoom, int x, int y, const void *data, size_t size)
+int hm_tile_store_write(hm_ctx *ctx, hm_tile_store *store, int zoom, int x, int y, const void *data,
+                        size_t size)
 {
     int status = make_column(ctx, store, zoom, x);
     if (status != HM_OK) return status;

@@ -1,16 +1,17 @@
 /*
  * tiles.c - build a tile set: the steps in tiles.h, in an order that keeps the previous set safe.
  *
- * Everything that can be checked before drawing is checked first (options, the raster, the ramp, the number of
- * tiles, the output folder), so bad input costs nothing and touches nothing. Drawing then writes only into the
- * new folder and the MBTiles temporary file; the MBTiles file is renamed into place and the folder swapped in
- * last (tile_store.h). Any error on the way removes the new files and leaves the previous set as it was.
+ * Everything that can be checked before drawing is checked first (options, the raster, the ramp, the number
+ * of tiles, the output folder), so bad input costs nothing and touches nothing. Drawing then writes only into
+ * the new folder and the MBTiles temporary file; the MBTiles file is renamed into place and the folder
+ * swapped in last (tile_store.h). Any error on the way removes the new files and leaves the previous set as
+ * it was.
  *
- * The colour range is part of a tile's bytes, so it is held fixed: by default a run keeps the range recorded in
- * the previous set's manifest (last week's and this week's tiles stay comparable), `--range auto` takes it from the
- * surface, `--range MIN,MAX` fixes it. An update reuses a previous tile only when the settings hash (range, ramp,
- * threshold, tile size, resampling, PNG settings, the raster's grid and CRS, and the GDAL, libpng and zlib
- * versions) is unchanged and the hash of the tile's source window matches.
+ * The colour range is part of a tile's bytes, so it is held fixed: by default a run keeps the range recorded
+ * in the previous set's manifest (last week's and this week's tiles stay comparable), `--range auto` takes it
+ * from the surface, `--range MIN,MAX` fixes it. An update reuses a previous tile only when the settings hash
+ * (range, ramp, threshold, tile size, resampling, PNG settings, the raster's grid and CRS, and the GDAL,
+ * libpng and zlib versions) is unchanged and the hash of the tile's source window matches.
  */
 #include "tiles.h"
 
@@ -73,14 +74,16 @@ static int check_options(hm_ctx *ctx, const hm_tileset_options *o)
     if (!o->output_dir) return hm_error(ctx, HM_EINVAL, "-o: give the output folder");
     int top = o->tile_size_px == 512 ? 21 : 22;
     if (o->min_zoom < 0 || o->max_zoom > top || o->min_zoom > o->max_zoom)
-        return hm_error(ctx, HM_EINVAL, "--zoom %d-%d: zooms run from 0 to %d, the first no larger than the last",
+        return hm_error(ctx, HM_EINVAL,
+                        "--zoom %d-%d: zooms run from 0 to %d, the first no larger than the last",
                         o->min_zoom, o->max_zoom, top);
     if (o->tile_size_px != 256 && o->tile_size_px != 512)
         return hm_error(ctx, HM_EINVAL, "--tile-size %d: use 256 or 512", o->tile_size_px);
     if (!isfinite(o->threshold)) return hm_error(ctx, HM_EINVAL, "--threshold: give a finite number");
     if (o->range_mode == HM_RANGE_FIXED &&
         !(isfinite(o->range_min) && isfinite(o->range_max) && o->range_min < o->range_max))
-        return hm_error(ctx, HM_EINVAL, "--range %g,%g: give MIN,MAX with MIN < MAX", o->range_min, o->range_max);
+        return hm_error(ctx, HM_EINVAL, "--range %g,%g: give MIN,MAX with MIN < MAX", o->range_min,
+                        o->range_max);
     if (o->png.zlib_level < 0 || o->png.zlib_level > 9)
         return hm_error(ctx, HM_EINVAL, "--png-level %d: use 0 to 9", o->png.zlib_level);
     return HM_OK;
@@ -100,8 +103,8 @@ static void hash_number(XXH3_state_t *state, const char *name, double value)
 }
 
 /* Everything besides a tile's source cells that shapes its bytes. */
-static hm_hash128 settings_hash(const hm_tileset_options *o, const hm_raster_source *source, const hm_ramp *ramp,
-                                double range_min, double range_max)
+static hm_hash128 settings_hash(const hm_tileset_options *o, const hm_raster_source *source,
+                                const hm_ramp *ramp, double range_min, double range_max)
 {
     XXH3_state_t *state = XXH3_createState();
     hm_hash128 out = {0, 0};
@@ -121,7 +124,8 @@ static hm_hash128 settings_hash(const hm_tileset_options *o, const hm_raster_sou
     hash_number(state, "tms", o->tms);
     XXH3_128bits_update(state, ramp->palette_rgba, sizeof ramp->palette_rgba);
     hash_text(state, "srs", source->srs_wkt);
-    for (int i = 0; i < 6; i++) hash_number(state, "geotransform", source->geotransform[i]);
+    for (int i = 0; i < 6; i++)
+        hash_number(state, "geotransform", source->geotransform[i]);
     hash_number(state, "width", source->width);
     hash_number(state, "height", source->height);
     hash_number(state, "nodata", source->has_nodata ? source->nodata : NAN);
@@ -220,7 +224,8 @@ static int write_mbtiles_metadata(hm_ctx *ctx, hm_mbtiles *m, const hm_tileset_o
                                   const hm_ramp *ramp, double west, double south, double east, double north,
                                   double range_min, double range_max)
 {
-    char bounds[128], center[128], minzoom[16], maxzoom[16], vmin[32], vmax[32], threshold[32], description[256];
+    char bounds[128], center[128], minzoom[16], maxzoom[16], vmin[32], vmax[32], threshold[32],
+        description[256];
     snprintf(bounds, sizeof bounds, "%.6f,%.6f,%.6f,%.6f", west, south, east, north);
     snprintf(center, sizeof center, "%.6f,%.6f,%d", (west + east) / 2, (south + north) / 2, o->min_zoom);
     snprintf(minzoom, sizeof minzoom, "%d", o->min_zoom);
@@ -232,11 +237,19 @@ static int write_mbtiles_metadata(hm_ctx *ctx, hm_mbtiles *m, const hm_tileset_o
              "%s coloured with the %s ramp from %.6g to %.6g (values at or below %.6g are transparent)",
              base_name(o->input_path), ramp->name, range_min, range_max, o->threshold);
     const char *rows[][2] = {
-        {"name", title},        {"format", "png"},      {"bounds", bounds},
-        {"center", center},     {"minzoom", minzoom},   {"maxzoom", maxzoom},
+        {"name", title},
+        {"format", "png"},
+        {"bounds", bounds},
+        {"center", center},
+        {"minzoom", minzoom},
+        {"maxzoom", maxzoom},
         {"attribution", o->attribution ? o->attribution : ""},
-        {"type", "overlay"},    {"version", "1"},       {"description", description},
-        {"value_min", vmin},    {"value_max", vmax},    {"value_threshold", threshold},
+        {"type", "overlay"},
+        {"version", "1"},
+        {"description", description},
+        {"value_min", vmin},
+        {"value_max", vmax},
+        {"value_threshold", threshold},
         {"ramp", ramp->name},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
@@ -253,12 +266,12 @@ static double now_seconds(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int tileset_build(hm_ctx *ctx, const hm_tileset_options *o, GDALProgressFunc progress, void *progress_data,
-                         hm_tileset_summary *summary);
+static int tileset_build(hm_ctx *ctx, const hm_tileset_options *o, GDALProgressFunc progress,
+                         void *progress_data, hm_tileset_summary *summary);
 
 /* Tiles are no more readable than the surface they show (a surface made from intelligence is owner-only, and
- * even the names of the tile files tell where it is): the permission bits the input lacks are added to the umask
- * while the folder, tiles and MBTiles are created. */
+ * even the names of the tile files tell where it is): the permission bits the input lacks are added to the
+ * umask while the folder, tiles and MBTiles are created. */
 int hm_tileset_build(hm_ctx *ctx, const hm_tileset_options *o, GDALProgressFunc progress, void *progress_data,
                      hm_tileset_summary *summary)
 {
@@ -271,8 +284,8 @@ int hm_tileset_build(hm_ctx *ctx, const hm_tileset_options *o, GDALProgressFunc 
     return status;
 }
 
-static int tileset_build(hm_ctx *ctx, const hm_tileset_options *o, GDALProgressFunc progress, void *progress_data,
-                         hm_tileset_summary *summary)
+static int tileset_build(hm_ctx *ctx, const hm_tileset_options *o, GDALProgressFunc progress,
+                         void *progress_data, hm_tileset_summary *summary)
 {
     double started = now_seconds();
     memset(summary, 0, sizeof *summary);
@@ -306,9 +319,11 @@ static int tileset_build(hm_ctx *ctx, const hm_tileset_options *o, GDALProgressF
             if (running <= o->max_tiles) first_ok = z;
         }
         char hint[96] = "";
-        if (first_ok >= o->min_zoom) snprintf(hint, sizeof hint, " (--zoom %d-%lld stays under it)", o->min_zoom, first_ok);
-        status = hm_error(ctx, HM_EINVAL, "--zoom %d-%d covers %lld tile positions over %s, more than the limit of "
-                                          "%lld; lower the top zoom%s, or add --force if you mean it",
+        if (first_ok >= o->min_zoom)
+            snprintf(hint, sizeof hint, " (--zoom %d-%lld stays under it)", o->min_zoom, first_ok);
+        status = hm_error(ctx, HM_EINVAL,
+                          "--zoom %d-%d covers %lld tile positions over %s, more than the limit of "
+                          "%lld; lower the top zoom%s, or add --force if you mean it",
                           o->min_zoom, o->max_zoom, positions, base_name(o->input_path), o->max_tiles, hint);
         goto done;
     }
@@ -329,7 +344,8 @@ static int tileset_build(hm_ctx *ctx, const hm_tileset_options *o, GDALProgressF
     if (o->range_mode == HM_RANGE_FIXED) {
         range_min = o->range_min;
         range_max = o->range_max;
-    } else if (o->range_mode == HM_RANGE_KEEP && j.previous_found && j.previous.range_max > j.previous.range_min) {
+    } else if (o->range_mode == HM_RANGE_KEEP && j.previous_found &&
+               j.previous.range_max > j.previous.range_min) {
         range_min = j.previous.range_min;
         range_max = j.previous.range_max;
         summary->range_from_previous = 1;
@@ -359,8 +375,8 @@ static int tileset_build(hm_ctx *ctx, const hm_tileset_options *o, GDALProgressF
     summary->full_render = 1;
     if (o->update) {
         if (!j.previous_found)
-            snprintf(summary->full_render_reason, sizeof summary->full_render_reason, "no previous tile set in %s",
-                     o->output_dir);
+            snprintf(summary->full_render_reason, sizeof summary->full_render_reason,
+                     "no previous tile set in %s", o->output_dir);
         else if (j.previous.settings_hash.high != header.settings_hash.high ||
                  j.previous.settings_hash.low != header.settings_hash.low)
             snprintf(summary->full_render_reason, sizeof summary->full_render_reason,
@@ -407,9 +423,23 @@ static int tileset_build(hm_ctx *ctx, const hm_tileset_options *o, GDALProgressF
     hm_mercator_to_lonlat(source->extent_3857.min_x_m, source->extent_3857.min_y_m, &west, &south);
     hm_mercator_to_lonlat(source->extent_3857.max_x_m, source->extent_3857.max_y_m, &east, &north);
     const char *title = o->title ? o->title : base_name(o->input_path);
-    hm_viewer_info viewer = {title, o->attribution, o->min_zoom, o->max_zoom, o->tile_size_px, o->tms,
-                             west, south, east, north, range_min, range_max, o->threshold, ramp.name,
-                             o->overlay_path, o->overlay_layer, o->leaflet_dir};
+    hm_viewer_info viewer = {title,
+                             o->attribution,
+                             o->min_zoom,
+                             o->max_zoom,
+                             o->tile_size_px,
+                             o->tms,
+                             west,
+                             south,
+                             east,
+                             north,
+                             range_min,
+                             range_max,
+                             o->threshold,
+                             ramp.name,
+                             o->overlay_path,
+                             o->overlay_layer,
+                             o->leaflet_dir};
     if ((status = hm_viewer_write(ctx, hm_tile_store_dir(j.store), &viewer)) != HM_OK) goto done;
 
     if (j.mbtiles) {

@@ -45,7 +45,7 @@ typedef struct hm_tileset_options {
     long long max_tiles;
     hm_resampling resampling;
     hm_png_settings png;
-    const char *title;       /* MBTiles name and the viewer's title; default: the input's file name */
+    const char *title; /* MBTiles name and the viewer's title; default: the input's file name */
     const char *attribution;
     const char *overlay_path; /* vector boundaries shown in the viewer */
     const char *overlay_layer;

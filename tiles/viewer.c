@@ -83,8 +83,9 @@ static int write_overlay(hm_ctx *ctx, const char *dir, const hm_viewer_info *inf
     if (!source)
         return hm_error(ctx, HM_EGDAL, "--overlay %s: cannot open as a vector file: %s", info->overlay_path,
                         CPLGetLastErrorMsg());
-    char *argv[] = {"-f", "GeoJSON", "-t_srs", "EPSG:4326", "-lco", "RFC7946=YES", "-lco",
-                    "COORDINATE_PRECISION=6", NULL, NULL};
+    char *argv[] = {"-f",   "GeoJSON",     "-t_srs", "EPSG:4326",
+                    "-lco", "RFC7946=YES", "-lco",   "COORDINATE_PRECISION=6",
+                    NULL,   NULL};
     if (info->overlay_layer) argv[8] = (char *)info->overlay_layer;
     const char *memory_path = "/vsimem/harmmap_overlay.geojson";
     GDALVectorTranslateOptions *options = GDALVectorTranslateOptionsNew(argv, NULL);
@@ -97,8 +98,10 @@ static int write_overlay(hm_ctx *ctx, const char *dir, const hm_viewer_info *inf
     GDALClose(source);
     if (!out) {
         VSIUnlink(memory_path);
-        return hm_error(ctx, HM_EGDAL, "--overlay %s: cannot convert to GeoJSON in WGS84: %s (does it have a "
-                                       "CRS%s?)", info->overlay_path, CPLGetLastErrorMsg(),
+        return hm_error(ctx, HM_EGDAL,
+                        "--overlay %s: cannot convert to GeoJSON in WGS84: %s (does it have a "
+                        "CRS%s?)",
+                        info->overlay_path, CPLGetLastErrorMsg(),
                         info->overlay_layer ? " and that layer" : "");
     }
     GDALClose(out);
@@ -108,8 +111,8 @@ static int write_overlay(hm_ctx *ctx, const char *dir, const hm_viewer_info *inf
     snprintf(path, sizeof path, "%s/overlay.js", dir);
     FILE *file = fopen(path, "w");
     int status = HM_OK;
-    if (!file || fputs("var hmOverlay = ", file) < 0 || fwrite(json, 1, (size_t)length, file) != (size_t)length ||
-        fputs(";\n", file) < 0)
+    if (!file || fputs("var hmOverlay = ", file) < 0 ||
+        fwrite(json, 1, (size_t)length, file) != (size_t)length || fputs(";\n", file) < 0)
         status = hm_error(ctx, HM_EIO, "%s: cannot write: %s", path, strerror(errno));
     if (file && fclose(file) != 0 && status == HM_OK)
         status = hm_error(ctx, HM_EIO, "%s: cannot write: %s", path, strerror(errno));
@@ -122,9 +125,12 @@ static void js_string(FILE *f, const char *text)
 {
     fputc('"', f);
     for (const unsigned char *p = (const unsigned char *)(text ? text : ""); *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-        else if (*p == '<' || *p == '>' || *p == '&' || *p < 0x20) fprintf(f, "\\u%04x", *p);
-        else fputc(*p, f);
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p == '<' || *p == '>' || *p == '&' || *p < 0x20)
+            fprintf(f, "\\u%04x", *p);
+        else
+            fputc(*p, f);
     }
     fputc('"', f);
 }
@@ -132,10 +138,14 @@ static void js_string(FILE *f, const char *text)
 static void html_text(FILE *f, const char *text)
 {
     for (const char *p = text ? text : ""; *p; p++) {
-        if (*p == '<') fputs("&lt;", f);
-        else if (*p == '>') fputs("&gt;", f);
-        else if (*p == '&') fputs("&amp;", f);
-        else fputc(*p, f);
+        if (*p == '<')
+            fputs("&lt;", f);
+        else if (*p == '>')
+            fputs("&gt;", f);
+        else if (*p == '&')
+            fputs("&amp;", f);
+        else
+            fputc(*p, f);
     }
 }
 
@@ -149,8 +159,10 @@ int hm_viewer_write(hm_ctx *ctx, const char *dir, const hm_viewer_info *info)
         int status = copy_leaflet(ctx, dir, leaflet_dir);
         if (status != HM_OK) return status;
     } else {
-        hm_warn(ctx, "%s not found: index.html needs Leaflet beside it (install Debian's libjs-leaflet, or copy "
-                     "leaflet.js and leaflet.css into the tile folder)", probe);
+        hm_warn(ctx,
+                "%s not found: index.html needs Leaflet beside it (install Debian's libjs-leaflet, or copy "
+                "leaflet.js and leaflet.css into the tile folder)",
+                probe);
     }
     int have_overlay = info->overlay_path != NULL;
     if (have_overlay) {
@@ -172,7 +184,8 @@ int hm_viewer_write(hm_ctx *ctx, const char *dir, const hm_viewer_info *info)
           ".hm-legend { background: rgba(255,255,255,0.92); padding: 6px 8px; border-radius: 4px;\n"
           "             font: 12px/1.4 sans-serif; color: #222; }\n"
           ".hm-legend img { display: block; }\n"
-          "</style>\n<script src=\"leaflet.js\"></script>\n", f);
+          "</style>\n<script src=\"leaflet.js\"></script>\n",
+          f);
     if (have_overlay) fputs("<script src=\"overlay.js\"></script>\n", f);
     fputs("</head>\n<body>\n<div id=\"map\"></div>\n<script>\n", f);
     /* Leaflet counts zoom for 256-pixel tiles: 512-pixel tiles of zoom z show at map zoom z + 1. */
@@ -180,23 +193,27 @@ int hm_viewer_write(hm_ctx *ctx, const char *dir, const hm_viewer_info *info)
     fprintf(f, "var hmTiles = {minZoom: %d, maxZoom: %d, tms: %s, tileSize: %d, zoomOffset: %d,\n",
             info->min_zoom, info->max_zoom, info->tms ? "true" : "false", info->tile_size_px, -offset);
     fprintf(f, "  bounds: [[%.7f, %.7f], [%.7f, %.7f]], range: [%.6g, %.6g], threshold: %.6g, ramp: ",
-            info->south_deg, info->west_deg, info->north_deg, info->east_deg, info->value_min, info->value_max,
-            info->threshold);
+            info->south_deg, info->west_deg, info->north_deg, info->east_deg, info->value_min,
+            info->value_max, info->threshold);
     js_string(f, info->ramp_name);
     fputs(", title: ", f);
     js_string(f, info->title);
     fputs(", attribution: ", f);
     js_string(f, info->attribution);
     fputs("};\n", f);
-    fputs("if (typeof L === 'undefined') {\n"
-          "  document.body.innerHTML = '<p style=\"font:16px sans-serif;padding:1em\">leaflet.js is missing from "
-          "this folder: install Debian\\'s libjs-leaflet and render again, or copy leaflet.js and leaflet.css "
-          "here.</p>';\n"
-          "} else {\n", f);
+    fputs(
+        "if (typeof L === 'undefined') {\n"
+        "  document.body.innerHTML = '<p style=\"font:16px sans-serif;padding:1em\">leaflet.js is missing "
+        "from "
+        "this folder: install Debian\\'s libjs-leaflet and render again, or copy leaflet.js and leaflet.css "
+        "here.</p>';\n"
+        "} else {\n",
+        f);
     fprintf(f, "  var map = L.map('map', {minZoom: 0, maxZoom: %d});\n", info->max_zoom + offset + 3);
-    fprintf(f, "  var heat = L.tileLayer('{z}/{x}/{y}.png', {tms: hmTiles.tms, tileSize: hmTiles.tileSize,\n"
-               "    zoomOffset: hmTiles.zoomOffset, minNativeZoom: %d, maxNativeZoom: %d, maxZoom: %d,\n"
-               "    bounds: hmTiles.bounds, attribution: hmTiles.attribution, opacity: 0.85}).addTo(map);\n",
+    fprintf(f,
+            "  var heat = L.tileLayer('{z}/{x}/{y}.png', {tms: hmTiles.tms, tileSize: hmTiles.tileSize,\n"
+            "    zoomOffset: hmTiles.zoomOffset, minNativeZoom: %d, maxNativeZoom: %d, maxZoom: %d,\n"
+            "    bounds: hmTiles.bounds, attribution: hmTiles.attribution, opacity: 0.85}).addTo(map);\n",
             info->min_zoom + offset, info->max_zoom + offset, info->max_zoom + offset + 3);
     fputs("  map.fitBounds(hmTiles.bounds);\n"
           "  var layers = {};\n"
@@ -226,7 +243,8 @@ int hm_viewer_write(hm_ctx *ctx, const char *dir, const hm_viewer_info *info)
           "  };\n"
           "  legend.addTo(map);\n"
           "  L.control.scale({imperial: false}).addTo(map);\n"
-          "}\n</script>\n</body>\n</html>\n", f);
+          "}\n</script>\n</body>\n</html>\n",
+          f);
     int failed = ferror(f);
     if (fclose(f) != 0 || failed) return hm_error(ctx, HM_EIO, "%s: cannot write: %s", path, strerror(errno));
     return HM_OK;

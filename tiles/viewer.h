@@ -1,10 +1,10 @@
 /*
  * viewer.h - index.html: an offline map of the tile folder, opened straight from disk (file://) in a browser.
  *
- * It uses Leaflet from Debian's libjs-leaflet (copied into the folder, so nothing is fetched from the network)
- * with the tiles, the legend and, when given, a vector overlay (ward boundaries, say) converted to GeoJSON in
- * WGS84 and embedded as overlay.js: browsers refuse fetch() of local files, but load <script> files.
- * There is no base map: the point of the folder is to work without the Internet.
+ * It uses Leaflet from Debian's libjs-leaflet (copied into the folder, so nothing is fetched from the
+ * network) with the tiles, the legend and, when given, a vector overlay (ward boundaries, say) converted to
+ * GeoJSON in WGS84 and embedded as overlay.js: browsers refuse fetch() of local files, but load <script>
+ * files. There is no base map: the point of the folder is to work without the Internet.
  */
 #ifndef HM_VIEWER_H
 #define HM_VIEWER_H

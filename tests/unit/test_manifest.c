@@ -1,9 +1,12 @@
 /* Unit tests for tiles/manifest.c: write, read back, look up; damaged manifests are refused. */
+/* cmocka needs these first. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -35,7 +38,8 @@ static void test_round_trip(void **state)
     assert_int_equal(found, 1);
     assert_true(back.range_max == m.range_max);
     assert_true(back.threshold == m.threshold);
-    assert_true(back.settings_hash.high == m.settings_hash.high && back.settings_hash.low == m.settings_hash.low);
+    assert_true(back.settings_hash.high == m.settings_hash.high &&
+                back.settings_hash.low == m.settings_hash.low);
     assert_int_equal(back.tile_size_px, 512);
     assert_int_equal(back.tms, 1);
     assert_string_equal(back.ramp, "magma");

@@ -1,10 +1,13 @@
-/* Unit tests for tiles/png_encode.c: indexed tiles decode (with libpng's RGBA reader) to the right size, colours
- * and alpha, for every filter and strategy; the palette is trimmed. */
+/* Unit tests for tiles/png_encode.c: indexed tiles decode (with libpng's RGBA reader) to the right size,
+ * colours and alpha, for every filter and strategy; the palette is trimmed. */
+/* cmocka needs these first. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
+
 #include <png.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,13 +40,15 @@ static void test_round_trip(void **state)
     const int size = 256;
     uint8_t *pixels = malloc((size_t)size * size);
     for (int y = 0; y < size; y++)
-        for (int x = 0; x < size; x++) pixels[y * size + x] = x < 64 ? 0 : (uint8_t)((x + y) % 200 + 1);
+        for (int x = 0; x < size; x++)
+            pixels[y * size + x] = x < 64 ? 0 : (uint8_t)((x + y) % 200 + 1);
     for (int f = HM_PNG_FILTER_NONE; f <= HM_PNG_FILTER_ADAPTIVE; f++)
         for (int s = HM_PNG_STRATEGY_DEFAULT; s <= HM_PNG_STRATEGY_RLE; s++) {
             hm_png_settings settings = {1, (hm_png_filter)f, (hm_png_strategy)s};
             hm_buffer png = {0};
-            assert_int_equal(hm_png_encode_indexed(ctx, pixels, size, size, (const uint8_t(*)[4])palette,
-                                                   &settings, &png), HM_OK);
+            assert_int_equal(
+                hm_png_encode_indexed(ctx, pixels, size, size, (const uint8_t(*)[4])palette, &settings, &png),
+                HM_OK);
             /* PNG signature, then an 8-bit palette image: IHDR colour type 3. */
             assert_memory_equal(png.data, "\x89PNG\r\n\x1a\n", 8);
             assert_int_equal(png.data[24], 8);
@@ -76,11 +81,12 @@ static void test_palette_trimmed(void **state)
     memset(palette, 255, sizeof palette);
     palette[0][3] = 0;
     uint8_t pixels[16 * 16];
-    for (int i = 0; i < 256; i++) pixels[i] = (uint8_t)(i % 4);
+    for (int i = 0; i < 256; i++)
+        pixels[i] = (uint8_t)(i % 4);
     hm_png_settings settings = hm_png_default_settings();
     hm_buffer png = {0};
-    assert_int_equal(hm_png_encode_indexed(ctx, pixels, 16, 16, (const uint8_t(*)[4])palette, &settings, &png),
-                     HM_OK);
+    assert_int_equal(
+        hm_png_encode_indexed(ctx, pixels, 16, 16, (const uint8_t(*)[4])palette, &settings, &png), HM_OK);
     /* PLTE chunk right after IHDR (8 + 25 bytes): length 12 = 4 entries. */
     assert_memory_equal(png.data + 33, "\0\0\0\x0cPLTE", 8);
     hm_buffer_free(&png);

@@ -1,10 +1,13 @@
-/* Unit tests for tiles/ramp.c: the shipped ramps load, the palette samples them, bad files are refused with the
- * file and line named. */
+/* Unit tests for tiles/ramp.c: the shipped ramps load, the palette samples them, bad files are refused with
+ * the file and line named. */
+/* cmocka needs these first. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +34,8 @@ static void test_shipped_ramps(void **state)
         hm_ramp ramp;
         assert_int_equal(hm_ramp_load(ctx, names[i], ramp_dir, &ramp), HM_OK);
         assert_int_equal(ramp.palette_rgba[0][3], 0); /* transparent entry */
-        for (int k = 1; k < 256; k++) assert_int_equal(ramp.palette_rgba[k][3], 255);
+        for (int k = 1; k < 256; k++)
+            assert_int_equal(ramp.palette_rgba[k][3], 255);
     }
     hm_ramp viridis;
     assert_int_equal(hm_ramp_load(ctx, "viridis", ramp_dir, &viridis), HM_OK);
@@ -52,7 +56,7 @@ static void test_index_mapping(void **state)
 {
     (void)state;
     float scale = 254.0f / (10.0f - 0.0f);
-    assert_int_equal(hm_ramp_index(0.0f, 0.0f, 0.0f, scale), 0);     /* at the threshold: transparent */
+    assert_int_equal(hm_ramp_index(0.0f, 0.0f, 0.0f, scale), 0); /* at the threshold: transparent */
     assert_int_equal(hm_ramp_index(-1.0f, 0.0f, 0.0f, scale), 0);
     assert_int_equal(hm_ramp_index(NAN, 0.0f, 0.0f, scale), 0); /* NaN */
     assert_int_equal(hm_ramp_index(1e-6f, 0.0f, 0.0f, scale), 1);
@@ -68,7 +72,9 @@ static void test_file_format(void **state)
     (void)state;
     hm_ctx *ctx = hm_ctx_create();
     const char *path = "test_ramp_custom.txt";
-    write_ramp(path, "# custom\n\n0 #00000000  # hex with alpha, and a comment\n0.5 255 0 0 128\n1.0, 255, 255, 255\n");
+    write_ramp(
+        path,
+        "# custom\n\n0 #00000000  # hex with alpha, and a comment\n0.5 255 0 0 128\n1.0, 255, 255, 255\n");
     hm_ramp ramp;
     assert_int_equal(hm_ramp_load(ctx, path, ramp_dir, &ramp), HM_OK);
     assert_int_equal(ramp.palette_rgba[1][3], 0);

@@ -1,10 +1,13 @@
 /* Unit tests for tiles/tile_grid.c: tile bounds against the standard formulas and, bit for bit, against
  * gdal2tiles' GlobalMercator (values printed by GDAL 3.6.2's osgeo_utils.gdal2tiles, see each table). */
+/* cmocka needs these first. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
+
 #include <math.h>
 
 #include "tile_grid.h"
@@ -27,7 +30,8 @@ static void test_bounds_equal_gdal2tiles(void **state)
 {
     (void)state;
     for (size_t i = 0; i < sizeof gdal2tiles_bounds / sizeof gdal2tiles_bounds[0]; i++) {
-        hm_tile_bounds b = hm_tile_bounds_xyz(gdal2tiles_bounds[i].zoom, gdal2tiles_bounds[i].x, gdal2tiles_bounds[i].y);
+        hm_tile_bounds b =
+            hm_tile_bounds_xyz(gdal2tiles_bounds[i].zoom, gdal2tiles_bounds[i].x, gdal2tiles_bounds[i].y);
         /* Exact: the same operations in the same order give the same doubles. */
         assert_true(b.min_x_m == gdal2tiles_bounds[i].min_x);
         assert_true(b.min_y_m == gdal2tiles_bounds[i].min_y);
@@ -80,7 +84,8 @@ static void test_range_equals_gdal2tiles(void **state)
 {
     (void)state;
     hm_tile_bounds extent = {-300000.5, 6600000.25, -200000.0, 6700000.0};
-    const int expected[][5] = {{8, 126, 170, 126, 170}, {12, 2017, 2722, 2027, 2732}, {15, 16138, 21780, 16220, 21862}};
+    const int expected[][5] = {
+        {8, 126, 170, 126, 170}, {12, 2017, 2722, 2027, 2732}, {15, 16138, 21780, 16220, 21862}};
     for (int i = 0; i < 3; i++) {
         int z = expected[i][0];
         hm_tile_range r = hm_tile_range_for_extent(z, 256, &extent);
@@ -88,8 +93,8 @@ static void test_range_equals_gdal2tiles(void **state)
         assert_int_equal(r.max_x, expected[i][3]);
         assert_int_equal(r.min_y, hm_tile_flip_y(z, expected[i][4]));
         assert_int_equal(r.max_y, hm_tile_flip_y(z, expected[i][2]));
-        assert_int_equal(hm_tile_range_count(&r),
-                         (long long)(expected[i][3] - expected[i][1] + 1) * (expected[i][4] - expected[i][2] + 1));
+        assert_int_equal(hm_tile_range_count(&r), (long long)(expected[i][3] - expected[i][1] + 1) *
+                                                      (expected[i][4] - expected[i][2] + 1));
     }
     /* An extent ending exactly on a tile edge stays in the tile below the edge (ceil(px / 256) - 1). */
     hm_tile_bounds edge = {0.0, 0.0, HM_MERCATOR_ORIGIN_SHIFT_M, HM_MERCATOR_ORIGIN_SHIFT_M};

@@ -1,10 +1,13 @@
-/* Unit tests for tiles/tile_render.c: the lattice the warper interpolates stays within a hundredth of a source
- * cell of GDAL's exact transformation, from zoom 7 to 20, for a British National Grid surface. */
+/* Unit tests for tiles/tile_render.c: the lattice the warper interpolates stays within a hundredth of a
+ * source cell of GDAL's exact transformation, from zoom 7 to 20, for a British National Grid surface. */
+/* cmocka needs these first. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
+
 #include <cpl_conv.h>
 #include <cpl_vsi.h>
 #include <gdal.h>
@@ -32,7 +35,8 @@ static void make_surface(const char *path, double cell_m)
     OSRDestroySpatialReference(srs);
     float one = 1.0f;
     assert_int_equal(GDALRasterIO(GDALGetRasterBand(ds, 1), GF_Write, width / 2, height / 2, 1, 1, &one, 1, 1,
-                                  GDT_Float32, 0, 0), CE_None);
+                                  GDT_Float32, 0, 0),
+                     CE_None);
     GDALClose(ds);
 }
 
@@ -49,8 +53,8 @@ static void test_lattice_is_exact_enough(void **state)
         for (int ts = 256; ts <= 512; ts += 256) {
             double error_cells = -1;
             assert_int_equal(hm_render_lattice_error(ctx, source, zooms[i], ts, &error_cells), HM_OK);
-            print_message("zoom %d, %d px tiles: lattice within %.2e cells of the exact transformation\n", zooms[i],
-                          ts, error_cells);
+            print_message("zoom %d, %d px tiles: lattice within %.2e cells of the exact transformation\n",
+                          zooms[i], ts, error_cells);
             assert_true(error_cells >= 0 && error_cells < 0.01);
         }
     }

@@ -3,9 +3,9 @@
  *
  *   png_bench DIR [max_tiles]
  *
- * Reads the indexed PNG tiles of a harmmap tile folder (DIR/{z}/{x}/{y}.png), then encodes all of them with each
- * combination of zlib level, PNG filter and zlib strategy, and prints time per tile and total size, fastest first.
- * scripts/bench-tiles runs it on the bench surface's tiles.
+ * Reads the indexed PNG tiles of a harmmap tile folder (DIR/{z}/{x}/{y}.png), then encodes all of them with
+ * each combination of zlib level, PNG filter and zlib strategy, and prints time per tile and total size,
+ * fastest first. scripts/bench-tiles runs it on the bench surface's tiles.
  */
 #include "png_encode.h"
 
@@ -52,7 +52,8 @@ static int read_indexed(const char *path, tile *t)
     }
     png_bytepp rows = png_get_rows(png, info);
     t->pixels = malloc((size_t)t->width * t->height);
-    for (int y = 0; y < t->height; y++) memcpy(t->pixels + (size_t)y * t->width, rows[y], (size_t)t->width);
+    for (int y = 0; y < t->height; y++)
+        memcpy(t->pixels + (size_t)y * t->width, rows[y], (size_t)t->width);
     png_destroy_read_struct(&png, &info, NULL);
     fclose(f);
     return 0;
@@ -111,10 +112,10 @@ int main(int argc, char **argv)
     static const char *filter_names[] = {"none", "sub", "up", "avg", "paeth", "adaptive"};
     static const char *strategy_names[] = {"default", "filtered", "rle"};
     static const int levels[] = {1, 2, 3, 6, 9};
-    static const int filters[] = {HM_PNG_FILTER_NONE, HM_PNG_FILTER_SUB, HM_PNG_FILTER_UP, HM_PNG_FILTER_PAETH,
-                                  HM_PNG_FILTER_ADAPTIVE};
-    /* Every setting is timed in each of `rounds` passes, interleaved, and keeps its fastest pass: the machines
-     * are shared, and the minimum is the least disturbed figure. */
+    static const int filters[] = {HM_PNG_FILTER_NONE, HM_PNG_FILTER_SUB, HM_PNG_FILTER_UP,
+                                  HM_PNG_FILTER_PAETH, HM_PNG_FILTER_ADAPTIVE};
+    /* Every setting is timed in each of `rounds` passes, interleaved, and keeps its fastest pass: the
+     * machines are shared, and the minimum is the least disturbed figure. */
     const int rounds = 5;
     result results[5 * 5 * 3];
     int n = 0;
@@ -122,7 +123,8 @@ int main(int argc, char **argv)
         for (int f = 0; f < 5; f++)
             for (int s = 0; s < 3; s++) {
                 if (levels[l] == 9 && s != 0) continue;
-                results[n].settings = (hm_png_settings){levels[l], (hm_png_filter)filters[f], (hm_png_strategy)s};
+                results[n].settings =
+                    (hm_png_settings){levels[l], (hm_png_filter)filters[f], (hm_png_strategy)s};
                 results[n].us_per_tile = 1e30;
                 n++;
             }
@@ -139,11 +141,13 @@ int main(int argc, char **argv)
             }
             clock_gettime(CLOCK_MONOTONIC, &b);
             double seconds = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
-            if (seconds / count * 1e6 < results[r].us_per_tile) results[r].us_per_tile = seconds / count * 1e6;
+            if (seconds / count * 1e6 < results[r].us_per_tile)
+                results[r].us_per_tile = seconds / count * 1e6;
             results[r].kb_per_tile = bytes / count / 1024.0;
         }
     qsort(results, (size_t)n, sizeof *results, by_time);
-    printf("png_bench: %d tiles from %s, one thread, best of %d passes; fastest first\n", count, argv[1], rounds);
+    printf("png_bench: %d tiles from %s, one thread, best of %d passes; fastest first\n", count, argv[1],
+           rounds);
     printf("%-6s %-9s %-9s %10s %10s\n", "level", "filter", "strategy", "us/tile", "KiB/tile");
     hm_png_settings chosen = hm_png_default_settings();
     for (int i = 0; i < n; i++) {
@@ -155,7 +159,8 @@ int main(int argc, char **argv)
                is_default ? "   <- default" : "");
     }
     hm_buffer_free(&out);
-    for (int i = 0; i < count; i++) free(tiles[i].pixels);
+    for (int i = 0; i < count; i++)
+        free(tiles[i].pixels);
     free(tiles);
     hm_ctx_destroy(ctx);
     return 0;
