@@ -164,7 +164,7 @@ int hm_ramp_load(hm_ctx *ctx, const char *name_or_path, const char *ramp_dir, hm
     for (const char *p = name_or_path; *p; p++)
         if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
             return hm_error(ctx, HM_EINVAL,
-                            "--ramp '%s': not a ramp name; give a name such as viridis or the "
+                            "'%s' is not a ramp name; give a name such as viridis or the "
                             "path of a ramp file",
                             name_or_path);
     char path[4096];
@@ -180,9 +180,9 @@ int hm_ramp_load(hm_ctx *ctx, const char *name_or_path, const char *ramp_dir, hm
         probe = fopen(path, "r");
         if (!probe)
             return hm_error(ctx, HM_EINVAL,
-                            "--ramp '%s': no ramp of that name in %s; use viridis, magma, inferno, "
+                            "no ramp of that name in %s; use viridis, magma, inferno, "
                             "cividis or ylorrd, or give the path of a ramp file",
-                            name_or_path, ramp_dir);
+                            ramp_dir);
     }
     fclose(probe);
     return hm_ramp_load_file(ctx, path, ramp);

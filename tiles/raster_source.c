@@ -19,6 +19,18 @@ static char *copy_string(const char *text)
     return copy;
 }
 
+/* GDAL's last message, shortened: PROJ's "cannot find coordinate operations" quotes both CRSs in full WKT. */
+static const char *short_gdal_message(char *buffer, size_t size)
+{
+    const char *message = CPLGetLastErrorMsg();
+    if (strstr(message, "Cannot find coordinate operations"))
+        message = "PROJ knows no coordinate operation between them (is it a CRS of another body, or a datum "
+                  "with no path to WGS 84?)";
+    snprintf(buffer, size, "%s", message);
+    if (strlen(message) >= size && size > 4) memcpy(buffer + size - 4, "...", 4);
+    return buffer;
+}
+
 static int check_georeferencing(hm_ctx *ctx, const char *path, GDALDatasetH dataset, hm_raster_source *source)
 {
     if (GDALGetGeoTransform(dataset, source->geotransform) != CE_None)
@@ -62,12 +74,13 @@ static int check_georeferencing(hm_ctx *ctx, const char *path, GDALDatasetH data
     OGRCoordinateTransformationH transform = OCTNewCoordinateTransformation(source_srs, mercator);
     CPLPopErrorHandler();
     char *wkt = NULL, *mercator_wkt = NULL;
+    char message[200];
     int status = HM_OK;
     if (!transform) {
         status = hm_error(ctx, HM_EPROJ,
                           "%s: no transformation from the raster's CRS '%s' to Web Mercator "
                           "(EPSG:3857): %s; assign a CRS that PROJ knows (e.g. EPSG:27700)",
-                          path, source->srs_name, CPLGetLastErrorMsg());
+                          path, source->srs_name, short_gdal_message(message, sizeof message));
     } else if (OSRExportToWkt(source_srs, &wkt) != OGRERR_NONE ||
                OSRExportToWkt(mercator, &mercator_wkt) != OGRERR_NONE) {
         status = hm_error(ctx, HM_EPROJ, "%s: cannot write the CRS '%s' as WKT", path, source->srs_name);
@@ -120,7 +133,8 @@ int hm_raster_source_open(hm_ctx *ctx, const char *path, hm_raster_source **out)
     int status = HM_OK;
     CPLPushErrorHandler(CPLQuietErrorHandler);
     CPLErrorReset();
-    GDALDatasetH dataset = GDALOpenEx(path, GDAL_OF_RASTER | GDAL_OF_READONLY, NULL, NULL, NULL);
+    GDALDatasetH dataset =
+        GDALOpenEx(path, GDAL_OF_RASTER | GDAL_OF_READONLY | GDAL_OF_VERBOSE_ERROR, NULL, NULL, NULL);
     CPLPopErrorHandler();
     if (!dataset) {
         status = hm_error(ctx, HM_EGDAL, "%s: cannot open as a raster: %s", path, CPLGetLastErrorMsg());

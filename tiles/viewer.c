@@ -78,7 +78,8 @@ static int write_overlay(hm_ctx *ctx, const char *dir, const hm_viewer_info *inf
 {
     CPLPushErrorHandler(CPLQuietErrorHandler);
     CPLErrorReset();
-    GDALDatasetH source = GDALOpenEx(info->overlay_path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
+    GDALDatasetH source = GDALOpenEx(
+        info->overlay_path, GDAL_OF_VECTOR | GDAL_OF_READONLY | GDAL_OF_VERBOSE_ERROR, NULL, NULL, NULL);
     CPLPopErrorHandler();
     if (!source)
         return hm_error(ctx, HM_EGDAL, "--overlay %s: cannot open as a vector file: %s", info->overlay_path,

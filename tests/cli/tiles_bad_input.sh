@@ -11,6 +11,7 @@ $surface s.tif --width-km 8 --height-km 6 --cell-m 50 --points 60
 $surface nogeo.tif --width-km 8 --height-km 6 --cell-m 50 --points 60 --no-georef
 # 200 km x 200 km at 2 km cells: a tiny file whose zoom 0-22 pyramid has about 1.4 billion tiles.
 $surface wide.tif --width-km 200 --height-km 200 --cell-m 2000 --points 50
+$surface mars.tif --width-km 8 --height-km 6 --cell-m 50 --points 60 --crs "+proj=eqc +a=3396190 +b=3376200 +units=m +no_defs"
 $surface local.tif --width-km 8 --height-km 6 --cell-m 50 --points 60 --crs local
 "$py" - <<'PY'
 from osgeo import gdal
@@ -50,6 +51,7 @@ expect() {
 expect 1 "not georeferenced" nogeo.tif -o live --zoom 9-12 --mbtiles live.mbtiles
 expect 1 "no coordinate reference system" nocrs.tif -o live --zoom 9-12 --mbtiles live.mbtiles
 expect 1 "cannot be placed on the Earth" local.tif -o live --zoom 9-12 --mbtiles live.mbtiles
+expect 1 "no transformation from the raster's CRS" mars.tif -o live --zoom 9-12 --mbtiles live.mbtiles
 expect 1 "cannot open as a raster" text.tif -o live --zoom 9-12
 expect 1 "cannot open as a raster" missing.tif -o live --zoom 9-12
 expect 2 "covers [0-9]* tile positions" wide.tif -o live --zoom 0-22 --mbtiles live.mbtiles
