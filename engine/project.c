@@ -1242,6 +1242,12 @@ int hm_project_append_input(hm_ctx *ctx, hm_project *project, hm_project_input_k
     size_t dir_length = strlen(project->dir);
     if (strncmp(absolute_path, project->dir, dir_length) == 0 && absolute_path[dir_length] == '/')
         written = absolute_path + dir_length + 1;
+    /* inih would read " ;" as the start of a comment and strip blanks at the ends. */
+    size_t written_length = strlen(written);
+    if (strstr(written, " ;") || strchr(written, '\n') || written[0] == ' ' ||
+        (written_length && written[written_length - 1] == ' '))
+        return hm_error(ctx, HM_EINVAL, "%s: a project file cannot name this path (' ;' starts a comment, and blanks "
+                        "at its ends are dropped): rename or move the file", absolute_path);
     char line_text[4200];
     int length = snprintf(line_text, sizeof line_text, "%s = %s\n", key, written);
     if (length < 0 || (size_t)length >= sizeof line_text || length > 198)
