@@ -9,13 +9,15 @@
 #   density  A.gpkg or B.gpkg                                     -> out.tif
 #   tiles    A.tif or B.tif, XYZ folder and MBTiles               -> tiles/, out.mbtiles
 #   aggregate adds layers to a copy of A.gpkg                     -> agg.gpkg (either without or with them)
+#   update   a project run on months 1-3, then `update --add` month 4 -> every output of the project
 # A kill lands uniformly in [0, 1.3 x the command's measured run time], so it falls in every phase: reading,
 # computing, writing the temporary, fsync, rename. HM_CRASH_SEED repeats a sequence (the seed is printed);
-# HM_CRASH_KILLS sets the kills per command (default 10), HM_CRASH_SECONDS bounds the whole test (default 90).
+# HM_CRASH_KILLS sets the kills per command (default 8; HM_CRASH_UPDATE_KILLS for update, default 5),
+# HM_CRASH_SECONDS bounds the kill loops (default 90).
 source "$(dirname "$0")/lib.sh"
 command -v gdalinfo >/dev/null || skip "gdalinfo is missing"
 seed=${HM_CRASH_SEED:-$(( $(date +%s) % 32768 ))}
-kills=${HM_CRASH_KILLS:-10}
+kills=${HM_CRASH_KILLS:-8}
 deadline=$(( SECONDS + ${HM_CRASH_SECONDS:-90} ))
 RANDOM=$seed
 echo "crash_safety: seed $seed (HM_CRASH_SEED=$seed repeats it), $kills kills per command"
@@ -23,10 +25,12 @@ sample="$HM_SOURCE_DIR/data/sample"
 cd "$work"
 
 # checksum PATH: one hash for a file, or for a folder's files and their relative names. PATH:dump hashes a
-# GeoPackage's SQL dump instead (its contents: a file updated in place is not byte-stable across runs).
+# GeoPackage's stable dump instead (tests/cli/gpkg_dump.py: its contents, with the style and metadata tables'
+# surrogate ids renumbered; a file updated in place is not byte-stable across runs).
+dump="$HM_SOURCE_DIR/tests/cli/gpkg_dump.py"
 checksum() {
   if [ "${1%:dump}" != "$1" ]; then
-    if [ -e "${1%:dump}" ]; then sqlite3 "${1%:dump}" .dump | sha256sum | cut -c1-64; else echo missing; fi
+    if [ -e "${1%:dump}" ]; then /usr/bin/python3 "$dump" "${1%:dump}" | sha256sum | cut -c1-64; else echo missing; fi
   elif [ -d "$1" ]; then (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64)
   elif [ -e "$1" ]; then sha256sum <"$1" | cut -c1-64
   else echo missing; fi
@@ -77,10 +81,11 @@ crash_loop() {
     if [ $which -eq 0 ]; then "$HM_BINARY" "${a[@]}" >/dev/null 2>&1 & else "$HM_BINARY" "${b[@]}" >/dev/null 2>&1 & fi
     local pid=$!
     sleep "$(printf '%d.%06d' $((delay_us / 1000000)) $((delay_us % 1000000)))"
-    if kill -KILL $pid 2>/dev/null; then killed_early=$((killed_early + 1)); fi
+    kill -KILL $pid 2>/dev/null || true
     local code=0
     wait $pid 2>/dev/null || code=$?
     [ $code -eq 0 ] && completed=$((completed + 1))
+    [ $code -eq 137 ] && killed_early=$((killed_early + 1))
     [ $code -eq 0 ] || [ $code -eq 137 ] || fail "$name: run $i exited $code (not killed, not successful)"
     for output in $outputs; do
       local now
@@ -123,3 +128,70 @@ crash_loop tiles "tiles out.mbtiles" check_tiles tiles A.tif -o run/tiles --mbti
 cp A.gpkg run/agg.gpkg
 crash_loop aggregate "agg.gpkg:dump report/ward_harm.csv report/beat_harm.csv report/report.html" check_aggregate \
   aggregate run/agg.gpkg -o run/report -- aggregate run/agg.gpkg -o run/report --population "$sample/population.csv"
+
+# update (harmmap update PROJECT.ini --add NEW.csv): several stages, each output replaced atomically on its own:
+# the new records are merged into harmmap.gpkg in one SQLite transaction, then aggregate rewrites ward_harm and
+# beat_harm (and the CSVs and report), density and tiles --update theirs, and the project file gets the new input
+# appended. The update as a whole is not atomic (engine/pipeline.c: "until the update finishes the outputs are
+# mixed: a later update refuses and says to run again"), so after a kill each output, and in harmmap.gpkg the
+# records and each aggregate table, is on its own what the run before left or what the update makes, and every
+# file opens in GDAL. Then an update again either finishes or refuses and says to run `harmmap run`; either way
+# the outputs end as a clean run makes them, with no temporary file left.
+update_kills=${HM_CRASH_UPDATE_KILLS:-5}
+mkdir upd && cd upd
+{
+  printf '[project]\nname = Crash city\noutput = out\n[boundaries]\nwards = %s/wards.gpkg\nbeats = %s/beats.gpkg\n' \
+    "$sample" "$sample"
+  printf '[inputs]\n'
+  for m in 01 02 03; do printf 'incidents = %s/street/2026-%s-avon-and-somerset-street.csv\n' "$sample" "$m"; done
+  printf 'intelligence = %s/intelligence.csv\n[density]\nradius = 500\ncell = 25\n[tiles]\nzoom = 11-13\nrange = 0,3000\n' "$sample"
+} >p.ini
+new="$sample/street/2026-04-avon-and-somerset-street.csv"
+"$HM_BINARY" run -q p.ini >/dev/null || fail "update: the first run failed"
+cd "$work" && cp -a upd pristine
+# state DIR: one line per output: name and hash (GeoPackage by its stable dump; tiles as a folder).
+state() {
+  local d=$1 f
+  echo "p.ini $(checksum "$d/p.ini")"
+  local table
+  echo "harmmap.gpkg:records $(sql "$d/out/harmmap.gpkg" "select * from incidents order by fid; select * from
+    intelligence order by fid; select * from rejects order by fid; select * from runs order by fid" | sha256sum | cut -c1-64)"
+  for table in ward_harm beat_harm; do
+    echo "harmmap.gpkg:$table $(sql "$d/out/harmmap.gpkg" "select * from $table order by fid" | sha256sum | cut -c1-64)"
+  done
+  for f in density.tif ward_harm.csv beat_harm.csv report.html tiles; do echo "$f $(checksum "$d/out/$f")"; done
+}
+state pristine >before.txt
+(cd upd && "$HM_BINARY" update -q p.ini --add "$new" >/dev/null) || fail "update: an update without kills failed"
+state upd >after.txt
+started=$(date +%s%N)
+rm -rf upd && cp -a pristine upd
+(cd upd && "$HM_BINARY" update -q p.ini --add "$new" >/dev/null)
+run_ns=$(( $(date +%s%N) - started ))
+for ((i = 0; i < update_kills && SECONDS < deadline; i++)); do
+  rm -rf upd && cp -a pristine upd
+  delay_us=$(( (RANDOM * 32768 + RANDOM) % (run_ns * 11 / 10000 + 1) ))
+  (cd upd && exec "$HM_BINARY" update -q p.ini --add "$new" >/dev/null 2>&1) &
+  pid=$!
+  sleep "$(printf '%d.%06d' $((delay_us / 1000000)) $((delay_us % 1000000)))"
+  kill -KILL $pid 2>/dev/null || true
+  wait $pid 2>/dev/null || true
+  ogrinfo -ro -so upd/out/harmmap.gpkg >/dev/null 2>&1 || fail "update: after a kill at $delay_us us, harmmap.gpkg does not open (seed $seed)"
+  gdalinfo upd/out/density.tif >/dev/null 2>&1 || fail "update: after a kill at $delay_us us, density.tif does not open (seed $seed)"
+  state upd >now.txt
+  while read -r name hash; do
+    grep -qx "$name $hash" before.txt || grep -qx "$name $hash" after.txt ||
+      fail "update: after a kill at $delay_us us, $name is neither the previous nor the updated one (seed $seed)"
+  done <now.txt
+done
+# Recovery from the last kill: update again, or a full run when update refuses.
+if ! (cd upd && "$HM_BINARY" update -q p.ini --add "$new" >"$work/update.log" 2>&1); then
+  grep -q "harmmap run" "$work/update.log" || fail "update after a kill failed without saying what to do: $(cat "$work/update.log")"
+  (cd upd && "$HM_BINARY" run -q p.ini >/dev/null) || fail "update: harmmap run after a killed update failed"
+fi
+state upd >recovered.txt
+if grep -q "^p.ini $(grep '^p.ini ' after.txt | cut -d' ' -f2)\$" recovered.txt; then expected=after.txt; else expected=before.txt; fi
+diff "$expected" recovered.txt >/dev/null || fail "update: outputs after recovery differ from a clean run's: $(diff "$expected" recovered.txt)"
+leftovers=$(find upd -name "*.tmp*" | tr '\n' ' ')
+[ -z "$leftovers" ] || fail "update: temporary files left after recovery: $leftovers"
+echo "crash_safety: update: $i kills, run $((run_ns / 1000000)) ms; every output old or new after each; recovered to a clean run's outputs"

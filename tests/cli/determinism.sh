@@ -9,8 +9,9 @@ cd "$work"
 same() { cmp -s "$1" "$2" || fail "$3: $1 and $2 differ"; }
 # tree_sum DIR: one hash over the folder's files and their names.
 tree_sum() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64); }
-# contents GPKG: the GeoPackage as SQL, tables and rows (independent of page layout).
-contents() { sqlite3 "$1" .dump; }
+# contents GPKG: the GeoPackage's stable dump (tests/cli/gpkg_dump.py: schema and rows, independent of page
+# layout and of the surrogate ids of the style and metadata tables, which every styling run renumbers).
+contents() { /usr/bin/python3 "$HM_SOURCE_DIR/tests/cli/gpkg_dump.py" "$1"; }
 
 geocode=(geocode -q --wards "$sample/wards.gpkg" --beats "$sample/beats.gpkg" --postcodes "$sample/postcodes.csv"
   --intel "$sample/intelligence.csv" "$sample"/street/*.csv)
