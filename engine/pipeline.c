@@ -1091,7 +1091,6 @@ static int run_aggregate(job *j)
     begin_stage(j, STAGE_AGGREGATE, &clock);
     say(j, "aggregate: harm per ward and beat");
     int status = call_stage(j, STAGE_AGGREGATE);
-    if (status == HM_OK) status = pl_gpkg_tidy_extensions(j->ctx, j->gpkg);
     end_stage(j, STAGE_AGGREGATE, clock);
     if (status == HM_OK && j->stages[STAGE_PUBLIC].argv.argc) {
         begin_stage(j, STAGE_PUBLIC, &clock);
@@ -1230,8 +1229,11 @@ int hm_run(hm_ctx *ctx, const hm_pipeline_options *options, GDALProgressFunc pro
     /* Until the run finishes, the outputs are not a base an update can build on. */
     if (status == HM_OK) status = write_state(&j, "running");
     if (status == HM_OK) {
+        /* what a killed update or run may have left */
         empty_folder(j.keys_dir);
         empty_folder(j.temp_dir);
+        char leftover[PATH_MAX + 16];
+        if (path_printf(leftover, sizeof leftover, "%s.before", j.state_path)) unlink(leftover);
         j.next_keys_number = 1;
     }
     for (size_t i = 0; status == HM_OK && i < hm_project_input_count(j.project); i++) {

@@ -100,9 +100,4 @@ int pl_gpkg_merge(hm_ctx *ctx, const char *project_gpkg, const char *fresh, pl_m
  * the merge leaves them, and the pipeline's last stage (`harmmap qgis` on the output folder) writes them again from
  * the final contents, in a run and in an update alike. */
 
-/* GDAL adds the gpkg_schema extension rows to gpkg_extensions again each time a layer with field descriptions is
- * created, so a GeoPackage that aggregate has rewritten twice holds a pair more than one it rewrote once: the
- * repeats (same table, column and extension) are removed, keeping the first, after every aggregate. */
-int pl_gpkg_tidy_extensions(hm_ctx *ctx, const char *gpkg);
-
 #endif

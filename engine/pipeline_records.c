@@ -1207,17 +1207,6 @@ static int finish_contents(merge_run *run, const char *layer, const double exten
     return status;
 }
 
-int pl_gpkg_tidy_extensions(hm_ctx *ctx, const char *gpkg)
-{
-    sqlite3 *db = NULL;
-    int status = open_project_gpkg(ctx, gpkg, &db);
-    if (status == HM_OK && table_exists(db, "main", "gpkg_extensions"))
-        status = exec_sql(ctx, db, gpkg, "DELETE FROM gpkg_extensions WHERE rowid NOT IN (SELECT min(rowid) FROM "
-                                         "gpkg_extensions GROUP BY table_name, column_name, extension_name)");
-    sqlite3_close(db);
-    return status;
-}
-
 int pl_gpkg_merge(hm_ctx *ctx, const char *project_gpkg, const char *fresh, pl_merge_counts *counts)
 {
     memset(counts, 0, sizeof *counts);
