@@ -1170,7 +1170,7 @@ static void remove_stale_outputs(job *j)
 {
     if (!hm_project_flag(j->project, "tiles", "mbtiles", 0) && path_exists(j->mbtiles)) unlink(j->mbtiles);
     if (!hm_project_flag(j->project, "aggregate", "public", 0) && path_exists(j->public_dir)) {
-        const char *names[] = {"public.gpkg", "ward_harm.csv", "beat_harm.csv", "report.html"};
+        const char *names[] = {"public.gpkg", "ward_harm.csv", "beat_harm.csv", "report.html", "harmmap.qgs"};
         for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
             char path[PATH_MAX + 32];
             snprintf(path, sizeof path, "%s/%s", j->public_dir, names[i]);
