@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -655,9 +656,8 @@ static void end_stage(job *j, int stage, double clock)
 }
 
 /* Runs a stage with its argv; on failure names the stage in the message. */
-static int call_stage(job *j, int stage)
+static int call_stage(job *j, hm_ctx *ctx, int stage)
 {
-    hm_ctx *ctx = j->ctx;
     hm_argv *argv = &j->stages[stage].argv;
     int status = HM_OK;
     hm_ctx_set_verbosity(ctx, j->options->verbosity);
@@ -1066,7 +1066,7 @@ static int geocode_inputs(job *j, size_t first, const char *target)
     if (status == HM_OK)
         status = hm_project_geocode_argv(j->ctx, j->project, target, inputs, read_paths, count,
                                          &j->stages[STAGE_GEOCODE].argv);
-    if (status == HM_OK) status = call_stage(j, STAGE_GEOCODE);
+    if (status == HM_OK) status = call_stage(j, j->ctx, STAGE_GEOCODE);
     if (status == HM_OK) status = pl_gpkg_rename_sources(j->ctx, target, from, to, renamed);
     /* run.json shows the argv with the original paths. */
     for (int a = 0; status == HM_OK && a < j->stages[STAGE_GEOCODE].argv.argc; a++)
@@ -1085,21 +1085,35 @@ static int geocode_inputs(job *j, size_t first, const char *target)
     return status;
 }
 
-static int run_aggregate(job *j)
+/* aggregate (and the public product) with its own context: it may run on a thread of its own. */
+static int run_aggregate(job *j, hm_ctx *ctx)
 {
     double clock;
     begin_stage(j, STAGE_AGGREGATE, &clock);
     say(j, "aggregate: harm per ward and beat");
-    int status = call_stage(j, STAGE_AGGREGATE);
+    int status = call_stage(j, ctx, STAGE_AGGREGATE);
     end_stage(j, STAGE_AGGREGATE, clock);
     if (status == HM_OK && j->stages[STAGE_PUBLIC].argv.argc) {
         begin_stage(j, STAGE_PUBLIC, &clock);
         say(j, "aggregate --public: the public product");
-        status = make_dirs(j->ctx, j->public_dir);
-        if (status == HM_OK) status = call_stage(j, STAGE_PUBLIC);
+        status = make_dirs(ctx, j->public_dir);
+        if (status == HM_OK) status = call_stage(j, ctx, STAGE_PUBLIC);
         end_stage(j, STAGE_PUBLIC, clock);
     }
     return status;
+}
+
+typedef struct aggregate_worker {
+    job *j;
+    hm_ctx *ctx;
+    int status;
+} aggregate_worker;
+
+static void *aggregate_thread(void *argument)
+{
+    aggregate_worker *worker = argument;
+    worker->status = run_aggregate(worker->j, worker->ctx);
+    return NULL;
 }
 
 static int check_weight_column(job *j)
@@ -1118,7 +1132,7 @@ static int run_density_and_tiles(job *j)
     begin_stage(j, STAGE_DENSITY, &clock);
     say(j, "density: the harm surface");
     int status = check_weight_column(j);
-    if (status == HM_OK) status = call_stage(j, STAGE_DENSITY);
+    if (status == HM_OK) status = call_stage(j, j->ctx, STAGE_DENSITY);
     end_stage(j, STAGE_DENSITY, clock);
     if (status != HM_OK) return status;
     j->summary.density_computed = 1;
@@ -1130,7 +1144,7 @@ static int run_density_and_tiles(job *j)
     if (j->is_update) read_tile_hashes(j->tiles, &before);
     begin_stage(j, STAGE_TILES, &clock);
     say(j, "tiles: %s", j->is_update ? "redrawing the tiles whose cells changed" : "web map tiles");
-    status = call_stage(j, STAGE_TILES);
+    status = call_stage(j, j->ctx, STAGE_TILES);
     end_stage(j, STAGE_TILES, clock);
     if (status == HM_OK) {
         read_tile_hashes(j->tiles, &after);
@@ -1154,13 +1168,40 @@ static int run_density_and_tiles(job *j)
     return status;
 }
 
+/* aggregate beside density and tiles. They share no output and read the same records: aggregate writes a copy of
+ * harmmap.gpkg and renames it over the original, which changes nothing density or the tiles' overlay read (the
+ * points and the wards), whichever of the two files they opened. aggregate waits mostly on the disk (the copy)
+ * and density and tiles on the processors, so the overlap saves most of aggregate's time. Each stage is
+ * deterministic, so the outputs do not depend on the overlap. The thread has its own context (PROJ, GEOS,
+ * messages), as context.h asks. */
+static int run_middle_stages(job *j, int with_density)
+{
+    if (!with_density) return run_aggregate(j, j->ctx);
+    aggregate_worker worker = {j, hm_ctx_create(), HM_OK};
+    pthread_t thread;
+    if (!worker.ctx || pthread_create(&thread, NULL, aggregate_thread, &worker) != 0) {
+        hm_ctx_destroy(worker.ctx);
+        int status = run_aggregate(j, j->ctx);
+        return status == HM_OK ? run_density_and_tiles(j) : status;
+    }
+    hm_ctx_set_verbosity(worker.ctx, j->options->verbosity);
+    int status = run_density_and_tiles(j);
+    pthread_join(thread, NULL);
+    if (worker.status != HM_OK) {
+        hm_error_clear(j->ctx); /* aggregate's failure first: it names the stage too */
+        status = hm_error(j->ctx, hm_error_code(worker.ctx), "%s", hm_error_message(worker.ctx));
+    }
+    hm_ctx_destroy(worker.ctx);
+    return status;
+}
+
 /* Styles, metadata and the QGIS project, from the outputs as they now are (a run and an update alike). */
 static int run_qgis(job *j)
 {
     double clock;
     begin_stage(j, STAGE_QGIS, &clock);
     say(j, "qgis: styles, metadata and the QGIS project");
-    int status = call_stage(j, STAGE_QGIS);
+    int status = call_stage(j, j->ctx, STAGE_QGIS);
     end_stage(j, STAGE_QGIS, clock);
     return status;
 }
@@ -1263,8 +1304,7 @@ int hm_run(hm_ctx *ctx, const hm_pipeline_options *options, GDALProgressFunc pro
         if (status == HM_OK) status = pl_gpkg_index_record_ids(ctx, j.gpkg);
         end_stage(&j, STAGE_GEOCODE, clock);
     }
-    if (status == HM_OK) status = run_aggregate(&j);
-    if (status == HM_OK) status = run_density_and_tiles(&j);
+    if (status == HM_OK) status = run_middle_stages(&j, 1);
     if (status == HM_OK) {
         remove_stale_outputs(&j);
         status = run_qgis(&j);
@@ -1533,11 +1573,11 @@ int hm_update(hm_ctx *ctx, const hm_pipeline_options *options, GDALProgressFunc 
                 break;
             }
     }
-    if (status == HM_OK) status = run_aggregate(&j);
     if (status == HM_OK) {
         if (j.merge.incidents_added + j.merge.intelligence_added > 0) {
-            status = run_density_and_tiles(&j);
+            status = run_middle_stages(&j, 1);
         } else {
+            status = run_middle_stages(&j, 0);
             j.stages[STAGE_DENSITY].name = stage_names[STAGE_DENSITY];
             j.stages[STAGE_TILES].name = stage_names[STAGE_TILES];
             snprintf(j.stages[STAGE_DENSITY].note, sizeof j.stages[STAGE_DENSITY].note,
