@@ -2,14 +2,16 @@
  * pipeline.h - `harmmap run PROJECT.ini` and `harmmap update PROJECT.ini --add NEW.csv ...`: the analyst's
  * whole job from one project file (project.h), and the weekly update that adds new records to it.
  *
- * run: geocode -> aggregate -> density -> tiles, every stage a library call made with the argv the project maps
- * to (so that `harmmap run` does what those commands typed by hand would do), into the output folder:
+ * run: geocode -> aggregate -> density -> tiles -> qgis, every stage a library call made with the argv the project
+ * maps to (so that `harmmap run` does what those commands typed by hand would do), into the output folder.
+ * aggregate runs on a thread of its own beside density and tiles (pipeline.c says why that is safe):
  *
  *   harmmap.gpkg                  records (incidents, intelligence), boundaries, rejects, runs, ward_harm, beat_harm
  *   ward_harm.csv, beat_harm.csv, report.html        tables and the report for planners
  *   public/                       the public product, with [aggregate] public = yes
- *   density.tif                   the harm density surface (Cloud Optimized GeoTIFF)
+ *   density.tif, density.qml      the harm density surface (Cloud Optimized GeoTIFF) and its QGIS style
  *   tiles/                        web map tiles, legend and an offline viewer (tiles/index.html)
+ *   harmmap.qgs                   a QGIS project opening all of them, styled
  *   harm.mbtiles                  with [tiles] mbtiles = yes
  *   run.json                      the manifest: inputs and their SHA-256, parameters (each stage's argv),
  *                                 counts, timings per stage, versions of harmmap, GDAL, PROJ and GEOS
@@ -49,6 +51,8 @@
  *   tiles      `harmmap tiles --update`: a tile is drawn again only when the cells under it changed (the tiles
  *              manifest keeps a hash of each tile's source window); others are kept byte for byte. The colour
  *              range is the project's (or auto, then a new maximum redraws every tile, as a full run would).
+ *   qgis       `harmmap qgis` on the output folder again: styles (class breaks) and metadata (row counts,
+ *              inputs) describe the whole GeoPackage.
  *
  * An update refuses, and says to run `harmmap run` instead, when a full run would not give the same result from
  * the same project: the settings or the harmmap/GDAL/PROJ/GEOS versions changed, a loaded input or another file
