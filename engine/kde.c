@@ -833,10 +833,15 @@ static inline __attribute__((always_inline)) void qgis_row_kernel(const hm_kerne
         default: k = _mm_sub_pd(one, _mm_mul_pd(slope, _mm_div_pd(_mm_sqrt_pd(s), radiusv))); break;
         }
         __m128d value = _mm_mul_pd(weightv, k);
-        __m128 cells = _mm_castpd_ps(_mm_load_sd((const double *)(const void *)(row + xp)));
+        /* The two floats at row + xp are only 4-byte aligned: moved through memcpy (one movsd), since reading them
+         * as a double is undefined behaviour (UBSan: misaligned load in _mm_load_sd). */
+        double pair;
+        memcpy(&pair, row + xp, sizeof pair);
+        __m128 cells = _mm_castpd_ps(_mm_set_sd(pair));
         cells = _mm_andnot_ps(_mm_cmpeq_ps(cells, nodata), cells);
         __m128 sum = _mm_cvtpd_ps(_mm_add_pd(_mm_cvtps_pd(cells), value));
-        _mm_storel_pi((__m64 *)(void *)(row + xp), sum);
+        pair = _mm_cvtsd_f64(_mm_castps_pd(sum));
+        memcpy(row + xp, &pair, sizeof pair);
     }
 #endif
     for (; xp <= last; xp++) {
