@@ -560,12 +560,13 @@ static int process_input(geocode_run *run, const char *path, hm_input_kind kind,
            row.raw[control] != 0x7f)
         control++;
     if (row.too_long || control < row.raw_length) {
+        unsigned char byte = control < row.raw_length ? (unsigned char)row.raw[control] : 0; /* row dies with reader */
         hm_csv_close(reader);
         if (row.too_long)
             return hm_error(ctx, HM_EFORMAT, "%s:1: the header is longer than %ld bytes (--max-record-bytes): this "
                             "is not a CSV file of records; check the file", path, run->options->max_record_bytes);
         return hm_error(ctx, HM_EFORMAT, "%s:1: the header holds a control byte (0x%02x at byte %zu): this is not a "
-                        "CSV text file; check the file", path, (unsigned char)row.raw[control], control + 1);
+                        "CSV text file; check the file", path, byte, control + 1);
     }
     hm_schema schema;
     status = hm_schema_detect(ctx, path, &row, kind, &run->options->field_names, &schema);
