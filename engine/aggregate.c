@@ -2107,19 +2107,6 @@ static int write_outputs(agg_run *run)
 
 /* ---- the command ---- */
 
-static void format_now(char *out, size_t size)
-{
-    const char *pinned = getenv("OGR_CURRENT_DATE");
-    if (pinned && *pinned) {
-        snprintf(out, size, "%s", pinned);
-        return;
-    }
-    time_t now = time(NULL);
-    struct tm utc;
-    gmtime_r(&now, &utc);
-    strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &utc);
-}
-
 static void free_set(hm_ctx *ctx, hm_agg_set *set)
 {
     for (size_t i = 0; i < set->count; i++) {
@@ -2177,7 +2164,7 @@ int hm_aggregate(hm_ctx *ctx, const hm_aggregate_options *options, GDALProgressF
     run.options = options;
     hm_agg_result *result = &run.result;
     snprintf(result->input_path, sizeof result->input_path, "%s", options->input_path);
-    format_now(result->started, sizeof result->started);
+    hm_timestamp_now(result->started);
     result->periods = run.options->period_count ? (hm_agg_period *)options->periods : NULL;
     result->period_count = options->period_count;
     result->public_mode = options->public_mode;

@@ -4,10 +4,12 @@
  */
 #include "context.h"
 
+#include <ctype.h>
 #include <gdal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define HM_ERROR_BUFFER_SIZE 4096
 
@@ -182,6 +184,27 @@ const char *hm_strerror(hm_status code)
     case HM_EINTERNAL: return "internal error";
     }
     return "unknown error";
+}
+
+int hm_timestamp_normalise(const char *text, char out[32])
+{
+    if (!text || strlen(text) < 19 || text[4] != '-' || text[7] != '-' || (text[10] != 'T' && text[10] != ' ') ||
+        text[13] != ':' || text[16] != ':')
+        return 0;
+    char millis[4] = "000";
+    if (text[19] == '.')
+        for (int i = 0; i < 3 && isdigit((unsigned char)text[20 + i]); i++) millis[i] = text[20 + i];
+    snprintf(out, 32, "%.10sT%.8s.%sZ", text, text + 11, millis);
+    return 1;
+}
+
+void hm_timestamp_now(char out[32])
+{
+    if (hm_timestamp_normalise(getenv("OGR_CURRENT_DATE"), out)) return;
+    time_t now = time(NULL);
+    struct tm utc;
+    gmtime_r(&now, &utc);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%S.000Z", &utc);
 }
 
 const char *hm_version(void)

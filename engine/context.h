@@ -57,6 +57,13 @@ void hm_info(hm_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2,
 
 const char *hm_strerror(hm_status code);
 
+/* Timestamps in the GeoPackage form YYYY-MM-DDTHH:MM:SS.SSSZ (UTC), which validate_gpkg.py requires.
+ * hm_timestamp_normalise rewrites "YYYY-MM-DD[T ]HH:MM:SS[.fff][Z]" into it and returns 0 for anything else.
+ * hm_timestamp_now gives OGR_CURRENT_DATE when it is set to such a date-time (tests pin it for byte-stable
+ * outputs, as GDAL does), else the current time. */
+int hm_timestamp_normalise(const char *text, char out[32]);
+void hm_timestamp_now(char out[32]);
+
 /* Version strings of harmmap and the libraries it was linked with, for --version and run metadata. */
 const char *hm_version(void);
 void hm_library_versions(char *buffer, size_t size);

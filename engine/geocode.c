@@ -674,20 +674,6 @@ static int process_input(geocode_run *run, const char *path, hm_input_kind kind,
     return status;
 }
 
-static void format_now(char *out, size_t size)
-{
-    /* OGR_CURRENT_DATE pins timestamps for byte-stable test outputs, as GDAL does for GeoPackages. */
-    const char *pinned = getenv("OGR_CURRENT_DATE");
-    if (pinned && *pinned) {
-        snprintf(out, size, "%s", pinned);
-        return;
-    }
-    time_t now = time(NULL);
-    struct tm utc;
-    gmtime_r(&now, &utc);
-    strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &utc);
-}
-
 static int write_run_row(geocode_run *run, const char *path, hm_input_kind kind, hm_input_format format,
                          const input_counts *counts)
 {
@@ -788,7 +774,7 @@ int hm_geocode(hm_ctx *ctx, const hm_geocode_options *options, GDALProgressFunc 
     geocode_run run = {0};
     run.ctx = ctx;
     run.options = options;
-    format_now(run.started, sizeof run.started);
+    hm_timestamp_now(run.started);
     int status = open_inputs(&run);
     run.ids[0] = hm_idset_create();
     run.ids[1] = hm_idset_create();

@@ -108,29 +108,6 @@ static long long query_integer(sqlite3 *db, const char *format, ...)
     return result;
 }
 
-/* "YYYY-MM-DD[T ]HH:MM:SS[.fff][Z]" in the form validate_gpkg.py wants for timestamps: YYYY-MM-DDTHH:MM:SS.SSSZ.
- * Returns 0 when text does not start with a date and time. */
-static int normalise_timestamp(const char *text, char out[32])
-{
-    if (!text || strlen(text) < 19 || text[4] != '-' || text[7] != '-' || (text[10] != 'T' && text[10] != ' ') ||
-        text[13] != ':' || text[16] != ':')
-        return 0;
-    char millis[4] = "000";
-    if (text[19] == '.')
-        for (int i = 0; i < 3 && isdigit((unsigned char)text[20 + i]); i++) millis[i] = text[20 + i];
-    snprintf(out, 32, "%.10sT%.8s.%sZ", text, text + 11, millis);
-    return 1;
-}
-
-static void timestamp_now(char out[32])
-{
-    if (normalise_timestamp(getenv("OGR_CURRENT_DATE"), out)) return;
-    time_t now = time(NULL);
-    struct tm utc;
-    gmtime_r(&now, &utc);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%S.000Z", &utc);
-}
-
 static long long row_count(md_job *job, const char *table)
 {
     for (size_t i = 0; i < job->counted_count; i++)
@@ -343,9 +320,9 @@ static int derive_items(md_job *job)
     char *aggregated = table_exists(db, "aggregate_runs") ? query_text(db, "SELECT max(run_started) FROM "
                                                                            "aggregate_runs") : NULL;
     char when[32];
-    if (status == HM_OK && geocoded && normalise_timestamp(geocoded, when))
+    if (status == HM_OK && geocoded && hm_timestamp_normalise(geocoded, when))
         status = set_item(job, "HARMMAP_GEOCODE_RUN", when);
-    if (status == HM_OK && aggregated && normalise_timestamp(aggregated, when))
+    if (status == HM_OK && aggregated && hm_timestamp_normalise(aggregated, when))
         status = set_item(job, "HARMMAP_AGGREGATE_RUN", when);
     free(geocoded);
     free(aggregated);
@@ -788,7 +765,7 @@ int hm_gpkg_metadata_write(hm_ctx *ctx, sqlite3 *db, const hm_run_description *r
     job.ctx = ctx;
     job.db = db;
     job.run = run;
-    if (!normalise_timestamp(run->started, job.started)) timestamp_now(job.started);
+    if (!hm_timestamp_normalise(run->started, job.started)) hm_timestamp_now(job.started);
     item_key(job.command_prefix, sizeof job.command_prefix - 1, "HARMMAP_", run->command ? run->command : "run");
     strcat(job.command_prefix, "_");
 

@@ -70,30 +70,6 @@ static int read_whole_file(hm_ctx *ctx, const char *path, char **out)
     return HM_OK;
 }
 
-/* The UTC time in the GeoPackage form YYYY-MM-DDTHH:MM:SS.SSSZ: OGR_CURRENT_DATE when set (tests pin it, as GDAL
- * does), else now. */
-static int normalise_timestamp(const char *text, char out[32])
-{
-    /* "YYYY-MM-DD[T ]HH:MM:SS[.fff][Z]" to milliseconds, as validate_gpkg.py wants. */
-    if (!text || strlen(text) < 19 || text[4] != '-' || text[7] != '-' || (text[10] != 'T' && text[10] != ' ') ||
-        text[13] != ':' || text[16] != ':')
-        return 0;
-    char millis[4] = "000";
-    if (text[19] == '.')
-        for (int i = 0; i < 3 && isdigit((unsigned char)text[20 + i]); i++) millis[i] = text[20 + i];
-    snprintf(out, 32, "%.10sT%.8s.%sZ", text, text + 11, millis);
-    return 1;
-}
-
-static void timestamp_now(char out[32])
-{
-    if (normalise_timestamp(getenv("OGR_CURRENT_DATE"), out)) return;
-    time_t now = time(NULL);
-    struct tm utc;
-    gmtime_r(&now, &utc);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%S.000Z", &utc);
-}
-
 /* Writes `text` to path through a temporary file beside it and a rename, so a reader never sees half a file. */
 static int write_file_atomically(hm_ctx *ctx, const char *path, const char *text)
 {
@@ -1413,7 +1389,7 @@ int hm_styles_write_gpkg(hm_ctx *ctx, sqlite3 *db, const hm_gpkg_style_options *
     if (styled) *styled = 0;
     style_job job = {ctx, db, options, options->styles_dir ? options->styles_dir : DEFAULT_STYLES_DIR, NULL, {0}};
     char now[32];
-    if (!normalise_timestamp(options->update_time, now)) timestamp_now(now);
+    if (!hm_timestamp_normalise(options->update_time, now)) hm_timestamp_now(now);
     char path[4096];
     int status = hm_field_dictionary_load(ctx, job.styles_dir, &job.fields);
     snprintf(path, sizeof path, "%s/categories.csv", job.styles_dir);
