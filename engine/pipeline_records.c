@@ -1216,6 +1216,10 @@ int pl_gpkg_merge(hm_ctx *ctx, const char *project_gpkg, const char *fresh, pl_m
     run.counts = counts;
     int status = open_project_gpkg(ctx, project_gpkg, &run.db);
     if (status != HM_OK) return status;
+    /* Each new record costs an index lookup and an insert into a bulk-loaded (full) R-tree, which splits nodes
+     * all the way up: with SQLite's default 2 MB page cache those pages are read again and again (measured on a
+     * million records: 1.8 s for 6,000 new ones; 1.2 s with 64 MB). */
+    sqlite3_exec(run.db, "PRAGMA main.cache_size = -65536", NULL, NULL, NULL);
     char *sql = sqlite3_mprintf("ATTACH %Q AS fresh", fresh);
     status = sql ? exec_sql(ctx, run.db, project_gpkg, sql) : hm_error(ctx, HM_ENOMEM, "out of memory");
     sqlite3_free(sql);
