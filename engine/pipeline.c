@@ -158,17 +158,12 @@ static double now_seconds(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
+/* When, in the GeoPackage form (context.h): OGR_CURRENT_DATE when tests pin it. */
 static void format_utc_now(char *out, size_t size)
 {
-    const char *pinned = getenv("OGR_CURRENT_DATE");
-    if (pinned && *pinned) {
-        snprintf(out, size, "%s", pinned);
-        return;
-    }
-    time_t now = time(NULL);
-    struct tm utc;
-    gmtime_r(&now, &utc);
-    strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    char now[32];
+    hm_timestamp_now(now);
+    snprintf(out, size, "%s", now);
 }
 
 static int make_dirs(hm_ctx *ctx, const char *path)
