@@ -1748,37 +1748,6 @@ static int write_csv(agg_run *run, const hm_agg_set *set, const char *path)
     return HM_OK;
 }
 
-static int copy_file(hm_ctx *ctx, const char *from, const char *to)
-{
-    int in = open(from, O_RDONLY);
-    if (in < 0) return hm_error(ctx, HM_EIO, "%s: %s", from, strerror(errno));
-    struct stat info;
-    fstat(in, &info);
-    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC, info.st_mode & 0777);
-    if (out < 0) {
-        close(in);
-        return hm_error(ctx, HM_EIO, "%s: %s (is the folder writable?)", to, strerror(errno));
-    }
-    char buffer[1 << 16];
-    ssize_t got;
-    int status = HM_OK;
-    while ((got = read(in, buffer, sizeof buffer)) > 0) {
-        for (ssize_t done = 0; done < got;) {
-            ssize_t written = write(out, buffer + done, (size_t)(got - done));
-            if (written < 0) {
-                status = hm_error(ctx, HM_EIO, "%s: %s", to, strerror(errno));
-                break;
-            }
-            done += written;
-        }
-        if (status != HM_OK) break;
-    }
-    if (got < 0 && status == HM_OK) status = hm_error(ctx, HM_EIO, "%s: %s", from, strerror(errno));
-    close(in);
-    if (close(out) != 0 && status == HM_OK) status = hm_error(ctx, HM_EIO, "%s: %s", to, strerror(errno));
-    return status;
-}
-
 static int set_cell_field(OGRFeatureH feature, int field, const column_def *column, const cell *value)
 {
     if (value->is_null) {
@@ -2076,7 +2045,7 @@ static int write_outputs(agg_run *run)
         else
             snprintf(file->target, sizeof file->target, "%s", options->input_path);
         status = make_temp_path(ctx, file->target, file->temp, sizeof file->temp);
-        if (status == HM_OK && !options->public_mode) status = copy_file(ctx, options->input_path, file->temp);
+        if (status == HM_OK && !options->public_mode) status = hm_copy_file(ctx, options->input_path, file->temp);
         if (status == HM_OK) status = write_geopackage(run, file->temp, options->public_mode);
         /* QGIS-ready (qgis_project.h): default styles with this run's classes, metadata, on the copy before it is
          * renamed into place. */

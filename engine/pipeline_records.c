@@ -2,9 +2,11 @@
 #include "pipeline_internal.h"
 
 #include "csv.h"
+#include "tempfiles.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <openssl/evp.h>
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 /* ---- file identity ---- */
@@ -1207,7 +1210,34 @@ static int finish_contents(merge_run *run, const char *layer, const double exten
     return status;
 }
 
+static int merge_into(hm_ctx *ctx, const char *project_gpkg, const char *fresh, pl_merge_counts *counts);
+
+/* The merge changes the project's GeoPackage atomically: it works on a copy beside it that is renamed over it only
+ * when the merge has committed, so a killed update leaves the previous file whole (merging in place left a hot
+ * rollback journal that read-only readers such as `ogrinfo -ro` cannot open). The copy costs one sequential read
+ * and write of the file, small beside the merge's R-tree work. */
 int pl_gpkg_merge(hm_ctx *ctx, const char *project_gpkg, const char *fresh, pl_merge_counts *counts)
+{
+    size_t size = strlen(project_gpkg) + 48;
+    char *temp = malloc(size);
+    if (!temp) return hm_error(ctx, HM_ENOMEM, "out of memory");
+    snprintf(temp, size, "%s.tmp-%ld-merge", project_gpkg, (long)getpid());
+    int status = hm_copy_file(ctx, project_gpkg, temp);
+    if (status == HM_OK) status = merge_into(ctx, temp, fresh, counts);
+    if (status == HM_OK) {
+        int fd = open(temp, O_RDONLY);
+        if (fd < 0 || fsync(fd) != 0) status = hm_error(ctx, HM_EIO, "%s: cannot flush to disk: %s", temp, strerror(errno));
+        if (fd >= 0) close(fd);
+    }
+    if (status == HM_OK && rename(temp, project_gpkg) != 0)
+        status = hm_error(ctx, HM_EIO, "%s: cannot rename %s over it: %s", project_gpkg, temp, strerror(errno));
+    if (status != HM_OK) unlink(temp);
+    hm_remove_stale_temporaries(ctx, temp);
+    free(temp);
+    return status;
+}
+
+static int merge_into(hm_ctx *ctx, const char *project_gpkg, const char *fresh, pl_merge_counts *counts)
 {
     memset(counts, 0, sizeof *counts);
     merge_run run = {0};

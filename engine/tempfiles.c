@@ -3,10 +3,12 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* The id of the process that wrote "<prefix><pid>...", or 0 when the rest of the name is not of that form. */
@@ -67,4 +69,35 @@ int hm_remove_stale_temporaries(hm_ctx *ctx, const char *own_temp_path)
     free(dir_path);
     free(prefix);
     return removed;
+}
+
+int hm_copy_file(hm_ctx *ctx, const char *from, const char *to)
+{
+    int in = open(from, O_RDONLY);
+    if (in < 0) return hm_error(ctx, HM_EIO, "%s: %s", from, strerror(errno));
+    struct stat info;
+    fstat(in, &info);
+    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC, info.st_mode & 0777);
+    if (out < 0) {
+        close(in);
+        return hm_error(ctx, HM_EIO, "%s: %s (is the folder writable?)", to, strerror(errno));
+    }
+    char buffer[1 << 16];
+    ssize_t got;
+    int status = HM_OK;
+    while ((got = read(in, buffer, sizeof buffer)) > 0) {
+        for (ssize_t done = 0; done < got;) {
+            ssize_t written = write(out, buffer + done, (size_t)(got - done));
+            if (written < 0) {
+                status = hm_error(ctx, HM_EIO, "%s: %s", to, strerror(errno));
+                break;
+            }
+            done += written;
+        }
+        if (status != HM_OK) break;
+    }
+    if (got < 0 && status == HM_OK) status = hm_error(ctx, HM_EIO, "%s: %s", from, strerror(errno));
+    close(in);
+    if (close(out) != 0 && status == HM_OK) status = hm_error(ctx, HM_EIO, "%s: %s", to, strerror(errno));
+    return status;
 }

@@ -21,4 +21,8 @@
  * removal with hm_info. Returns the number removed (failures to remove are not errors: the file stays). */
 int hm_remove_stale_temporaries(hm_ctx *ctx, const char *own_temp_path);
 
+/* Copies the file `from` to `to` (created or truncated, with from's permission bits minus the umask): the first
+ * step of changing a file atomically (copy beside it, change the copy, rename it over). Not fsynced. */
+int hm_copy_file(hm_ctx *ctx, const char *from, const char *to);
+
 #endif
