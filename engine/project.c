@@ -7,6 +7,8 @@
  */
 #include "project.h"
 
+#include "tempfiles.h"
+
 #include <ini.h>
 
 #include <errno.h>
@@ -1290,6 +1292,7 @@ int hm_project_append_input(hm_ctx *ctx, hm_project *project, hm_project_input_k
         unlink(temp);
         return hm_error(ctx, HM_EIO, "%s: cannot add '%s = %s': %s", project->path, key, written, strerror(saved));
     }
+    hm_remove_stale_temporaries(ctx, temp); /* left by killed runs */
     /* Keep the project in memory in step with the file: lines after the insertion move down by one. */
     for (size_t i = 0; i < project->entry_count; i++)
         if (project->entries[i].line > after) project->entries[i].line++;

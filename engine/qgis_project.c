@@ -2,6 +2,7 @@
 #include "qgis_project.h"
 
 #include "argv.h"
+#include "tempfiles.h"
 
 #include <cpl_conv.h>
 #include <cpl_error.h>
@@ -490,23 +491,7 @@ int hm_qgis_project_write(hm_ctx *ctx, const char *project_path, const hm_qgis_l
     for (size_t i = 0; i < layer_count; i++) free(infos[i].style);
     free(infos);
     if (status == HM_OK && !text) status = hm_error(ctx, HM_ENOMEM, "out of memory writing %s", project_path);
-    if (status == HM_OK) {
-        char temp[PATH_MAX + 32];
-        snprintf(temp, sizeof temp, "%s.tmp-%ld", project_path, (long)getpid());
-        FILE *file = fopen(temp, "wb");
-        if (!file) {
-            status = hm_error(ctx, HM_EIO, "%s: cannot write: %s", temp, strerror(errno));
-        } else {
-            size_t length = strlen(text);
-            int failed = fwrite(text, 1, length, file) != length;
-            if (fflush(file) != 0 || fsync(fileno(file)) != 0) failed = 1;
-            if (fclose(file) != 0) failed = 1;
-            if (failed || rename(temp, project_path) != 0) {
-                status = hm_error(ctx, HM_EIO, "%s: write failed: %s", project_path, strerror(errno));
-                unlink(temp);
-            }
-        }
-    }
+    if (status == HM_OK) status = hm_write_file_atomically(ctx, project_path, text, strlen(text));
     sqlite3_free(text);
     return status;
 }

@@ -2,6 +2,7 @@
 #include "styles.h"
 
 #include "csv.h"
+#include "tempfiles.h"
 
 #include <cpl_conv.h>
 #include <cpl_error.h>
@@ -67,29 +68,6 @@ static int read_whole_file(hm_ctx *ctx, const char *path, char **out)
     }
     text[length] = '\0';
     *out = text;
-    return HM_OK;
-}
-
-/* Writes `text` to path through a temporary file beside it and a rename, so a reader never sees half a file. */
-static int write_file_atomically(hm_ctx *ctx, const char *path, const char *text)
-{
-    char temp[4200];
-    snprintf(temp, sizeof temp, "%s.tmp-%ld", path, (long)getpid());
-    FILE *file = fopen(temp, "wb");
-    if (!file) return hm_error(ctx, HM_EIO, "%s: cannot write: %s (is the folder writable?)", temp, strerror(errno));
-    size_t length = strlen(text);
-    int failed = fwrite(text, 1, length, file) != length;
-    if (fflush(file) != 0 || fsync(fileno(file)) != 0) failed = 1;
-    if (fclose(file) != 0) failed = 1;
-    if (failed) {
-        unlink(temp);
-        return hm_error(ctx, HM_EIO, "%s: write failed: %s", temp, strerror(errno));
-    }
-    if (rename(temp, path) != 0) {
-        int saved = errno;
-        unlink(temp);
-        return hm_error(ctx, HM_EIO, "cannot rename %s to %s: %s", temp, path, strerror(saved));
-    }
     return HM_OK;
 }
 
@@ -1552,7 +1530,7 @@ int hm_styles_write_surface_qml(hm_ctx *ctx, const char *raster_path, const hm_s
     const char *dot = strrchr(base, '.');
     size_t stem = dot && dot != base ? (size_t)(dot - raster_path) : strlen(raster_path);
     snprintf(path, sizeof path, "%.*s.qml", (int)stem, raster_path);
-    status = write_file_atomically(ctx, path, qml);
+    status = hm_write_file_atomically(ctx, path, qml, strlen(qml));
     free(qml);
     if (status == HM_OK && qml_path) snprintf(qml_path, qml_path_size, "%s", path);
     return status;

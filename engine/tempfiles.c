@@ -101,3 +101,31 @@ int hm_copy_file(hm_ctx *ctx, const char *from, const char *to)
     if (close(out) != 0 && status == HM_OK) status = hm_error(ctx, HM_EIO, "%s: %s", to, strerror(errno));
     return status;
 }
+
+int hm_write_file_atomically(hm_ctx *ctx, const char *path, const void *data, size_t length)
+{
+    size_t size = strlen(path) + 32;
+    char *temp = malloc(size);
+    if (!temp) return hm_error(ctx, HM_ENOMEM, "out of memory writing %s", path);
+    snprintf(temp, size, "%s.tmp-%ld", path, (long)getpid());
+    int status = HM_OK;
+    FILE *file = fopen(temp, "wb");
+    if (!file) {
+        status = hm_error(ctx, HM_EIO, "%s: cannot write: %s (is the folder writable?)", temp, strerror(errno));
+    } else {
+        int failed = fwrite(data, 1, length, file) != length;
+        if (fflush(file) != 0 || fsync(fileno(file)) != 0) failed = 1;
+        if (fclose(file) != 0) failed = 1;
+        if (failed) {
+            status = hm_error(ctx, HM_EIO, "%s: write failed: %s (is the disk full?)", temp, strerror(errno));
+            unlink(temp);
+        } else if (rename(temp, path) != 0) {
+            int saved = errno;
+            unlink(temp);
+            status = hm_error(ctx, HM_EIO, "cannot rename %s to %s: %s", temp, path, strerror(saved));
+        }
+    }
+    if (status == HM_OK) hm_remove_stale_temporaries(ctx, temp); /* left by killed runs */
+    free(temp);
+    return status;
+}
