@@ -810,7 +810,7 @@ int hm_geocode(hm_ctx *ctx, const hm_geocode_options *options, GDALProgressFunc 
             total.counts.rejected += c->rejected;
         }
     }
-    /* The id sets (16 bytes a slot, 256 MiB at ten million ids) are not needed once the last record is read: freed
+    /* The id sets (8 bytes a slot, 128 MiB at ten million ids) are not needed once the last record is read: freed
      * before the commit, whose R-tree bulk load is the other large allocation (scripts/bench-memory). */
     run.ids[0] = hm_idset_destroy(run.ids[0]);
     run.ids[1] = hm_idset_destroy(run.ids[1]);

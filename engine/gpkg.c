@@ -1357,7 +1357,7 @@ static uint32_t item_key(const rtree_item *item, int axis)
 }
 
 /* Stable LSD radix sort of items by item_key, 8 bits a pass; scratch holds count items. Passes where every
- * key has the same byte are skipped. The result is in items. */
+ * key has the same byte are skipped. The result is in items. Used for the slices, a few thousand items. */
 static void radix_sort(rtree_item *items, rtree_item *scratch, size_t count, int axis)
 {
     if (count < 2) return;
@@ -1382,19 +1382,90 @@ static void radix_sort(rtree_item *items, rtree_item *scratch, size_t count, int
     if (from != items) memcpy(items, from, count * sizeof *items);
 }
 
-/* Orders one level's items as STR places them: sorted by x into vertical slices of slice_size items (a
- * multiple of the node capacity), each slice sorted by y. Consecutive runs then form the nodes. */
-static size_t str_order(rtree_item *items, rtree_item *scratch, size_t count, size_t capacity)
+/* The x order of a whole level: the x key, then the item's index. Within a level the items come in index
+ * order (insert positions, then node numbers as nodes are made), so this is exactly the order a stable sort
+ * by x alone gives; the index makes every key distinct, so an unstable sort gives it too. */
+static uint64_t x_order_key(const rtree_item *item)
+{
+    return (uint64_t)item_key(item, 0) << 32 | item->index;
+}
+
+static void insertion_sort_by_x(rtree_item *items, size_t count)
+{
+    for (size_t i = 1; i < count; i++) {
+        rtree_item item = items[i];
+        uint64_t key = x_order_key(&item);
+        size_t j = i;
+        for (; j > 0 && x_order_key(&items[j - 1]) > key; j--)
+            items[j] = items[j - 1];
+        items[j] = item;
+    }
+}
+
+/* In-place MSD radix sort by x_order_key, the byte at `shift` first (American flag sort: McIlroy, Bostic
+ * and McIlroy, "Engineering radix sort", 1993): items are swapped straight into their byte's bucket, then
+ * each bucket is sorted by the next byte. The stable LSD sort needs a copy of the level as scratch, 20 bytes
+ * a point beside the 20 of the items, which made the bulk load the peak of a ten-million-record geocode
+ * (scripts/bench-memory); this needs none, at about the same speed (tests/bench/bench_gpkg). Buckets of a
+ * few items finish by insertion; recursion is at most 8 deep, one byte a level. */
+static void sort_by_x(rtree_item *items, size_t count, int shift)
+{
+    if (count < 32) {
+        insertion_sort_by_x(items, count);
+        return;
+    }
+    size_t head[256] = {0}, tail[256];
+    for (size_t i = 0; i < count; i++)
+        head[(x_order_key(&items[i]) >> shift) & 0xFF]++;
+    size_t offset = 0;
+    for (int b = 0; b < 256; b++) {
+        size_t n = head[b];
+        head[b] = offset;
+        offset += n;
+        tail[b] = offset;
+    }
+    for (int b = 0; b < 256; b++) {
+        while (head[b] < tail[b]) {
+            /* Carry the item at the bucket's head to its own bucket, and the one it displaces onwards, until
+             * one belongs here. */
+            rtree_item item = items[head[b]];
+            unsigned digit = (unsigned)(x_order_key(&item) >> shift) & 0xFF;
+            while (digit != (unsigned)b) {
+                rtree_item displaced = items[head[digit]];
+                items[head[digit]++] = item;
+                item = displaced;
+                digit = (unsigned)(x_order_key(&item) >> shift) & 0xFF;
+            }
+            items[head[b]++] = item;
+        }
+    }
+    if (shift == 0) return;
+    size_t start = 0;
+    for (int b = 0; b < 256; b++) {
+        if (tail[b] - start > 1) sort_by_x(items + start, tail[b] - start, shift - 8);
+        start = tail[b];
+    }
+}
+
+/* STR's vertical slice for `count` items: ceil(sqrt(leaves)) slices of whole nodes. */
+static size_t str_slice_size(size_t count, size_t capacity)
 {
     size_t leaves = (count + capacity - 1) / capacity;
+    if (leaves == 0) return capacity;
     size_t slices = (size_t)ceil(sqrt((double)leaves));
-    size_t slice_size = ((leaves + slices - 1) / slices) * capacity;
-    radix_sort(items, scratch, count, 0);
+    return ((leaves + slices - 1) / slices) * capacity;
+}
+
+/* Orders one level's items as STR places them: sorted by x into vertical slices of slice_size items (a
+ * multiple of the node capacity), each slice sorted by y, ties keeping their x order. Consecutive runs then
+ * form the nodes. scratch holds slice_size items: the slices, not the level, are sorted through a copy. */
+static void str_order(rtree_item *items, rtree_item *scratch, size_t count, size_t slice_size)
+{
+    sort_by_x(items, count, 56);
     for (size_t start = 0; start < count; start += slice_size) {
         size_t n = count - start < slice_size ? count - start : slice_size;
         radix_sort(items + start, scratch, n, 1);
     }
-    return slice_size;
 }
 
 static void put_u16_be(unsigned char *p, unsigned v)
@@ -1470,10 +1541,14 @@ static int write_node(rtree_writer *w, uint32_t node_number, int depth, int is_r
 /* Packs one level: consecutive runs of each STR slice become nodes, the slice spread evenly over
  * ceil(n / capacity) nodes so that no node is nearly empty. Node boxes go to `up` (count returned in
  * up_count). */
-static int pack_level(rtree_writer *w, rtree_item *items, rtree_item *scratch, size_t count, int depth,
-                      rtree_item *up, size_t *up_count)
+static int pack_level(rtree_writer *w, rtree_item *items, size_t count, int depth, rtree_item *up,
+                      size_t *up_count)
 {
-    size_t slice_size = str_order(items, scratch, count, w->capacity);
+    size_t slice_size = str_slice_size(count, w->capacity);
+    rtree_item *scratch = malloc(slice_size * sizeof *scratch);
+    if (!scratch) return hm_error(w->gpkg->ctx, HM_ENOMEM, "%s: out of memory", w->gpkg->target_path);
+    str_order(items, scratch, count, slice_size);
+    free(scratch);
     size_t made = 0;
     for (size_t start = 0; start < count; start += slice_size) {
         size_t n = count - start < slice_size ? count - start : slice_size;
@@ -1523,7 +1598,7 @@ static int bulk_load_rtree(hm_gpkg *gpkg, hm_gpkg_layer *layer, const char *rtre
     size_t n = layer->item_count;
     int status = HM_OK;
     rtree_writer w = {.gpkg = gpkg, .layer = layer};
-    rtree_item *scratch = NULL, *level = NULL;
+    rtree_item *level = NULL;
     sqlite3_stmt *stmt = NULL, *stmt_one = NULL;
     long long node_size = 0;
     status = query_int(gpkg, sqlite3_mprintf("SELECT length(data) FROM \"%w_node\" WHERE nodeno = 1", rtree),
@@ -1539,10 +1614,10 @@ static int bulk_load_rtree(hm_gpkg *gpkg, hm_gpkg_layer *layer, const char *rtre
     w.leaf_of = malloc(n * sizeof *w.leaf_of);
     w.parent_capacity = n / (w.capacity / 2) + 64;
     w.parent_of = calloc(w.parent_capacity, sizeof *w.parent_of);
-    scratch = malloc(n * sizeof *scratch);
-    level =
-        malloc((n / 2 + 64) * sizeof *level); /* node boxes of the level above: fewer than n / 2 + slices */
-    if (!w.node || !w.leaf_of || !w.parent_of || !scratch || !level) {
+    /* Node boxes of the level above the leaves: each slice makes at most one node more than its share of
+     * n / capacity, and there are at most sqrt(n) + 1 slices. Higher levels are smaller still. */
+    level = malloc((n / w.capacity + (size_t)sqrt((double)n) + 2) * sizeof *level);
+    if (!w.node || !w.leaf_of || !w.parent_of || !level) {
         status = hm_error(gpkg->ctx, HM_ENOMEM, "%s: out of memory building the R-tree of layer '%s'",
                           gpkg->target_path, layer->name);
         goto done;
@@ -1560,7 +1635,7 @@ static int bulk_load_rtree(hm_gpkg *gpkg, hm_gpkg_layer *layer, const char *rtre
     int depth = 0;
     while (count > w.capacity) {
         size_t up_count = 0;
-        if ((status = pack_level(&w, items, scratch, count, depth, up, &up_count)) != HM_OK) goto done;
+        if ((status = pack_level(&w, items, count, depth, up, &up_count)) != HM_OK) goto done;
         /* The level just made becomes the input of the next; the old input array takes the next output. */
         rtree_item *swap = items;
         items = up;
@@ -1611,7 +1686,6 @@ done:
     free(w.node);
     free(w.leaf_of);
     free(w.parent_of);
-    free(scratch);
     free(level); /* `level` and layer->items took turns as input and output; both are freed here */
     free(layer->items);
     layer->items = NULL;
@@ -1622,9 +1696,10 @@ done:
 static int insert_rtree(hm_gpkg *gpkg, hm_gpkg_layer *layer, const char *rtree)
 {
     size_t n = layer->item_count;
-    rtree_item *scratch = malloc(n * sizeof *scratch);
+    size_t slice_size = str_slice_size(n, 51);
+    rtree_item *scratch = malloc(slice_size * sizeof *scratch);
     if (!scratch) return hm_error(gpkg->ctx, HM_ENOMEM, "%s: out of memory", gpkg->target_path);
-    str_order(layer->items, scratch, n, 51);
+    str_order(layer->items, scratch, n, slice_size);
     free(scratch);
     sqlite3_stmt *stmt = NULL;
     int status = prepare_owned(gpkg, sqlite3_mprintf("INSERT INTO \"%w\" VALUES (?, ?, ?, ?, ?)", rtree),

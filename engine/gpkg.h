@@ -20,7 +20,8 @@
  *
  * The schema (tables, triggers, gpkg_* rows) is the one GDAL 3.6 writes, byte for byte in sqlite_master, plus
  * field descriptions in gpkg_data_columns (gpkg_schema extension). Memory: about 20 bytes per geometry while
- * inserting and 55 bytes per geometry of the largest layer during hm_gpkg_commit, for the R-tree.
+ * inserting and 24 bytes per geometry of the largest layer during hm_gpkg_commit, for the R-tree (the boxes
+ * are sorted in place; the 4 more are each geometry's leaf, for <rtree>_rowid).
  *
  * One hm_gpkg is used by one thread at a time.
  */

@@ -567,6 +567,74 @@ static void test_rtree_rounding_and_sizes(void **state)
     }
 }
 
+/* Writes `count` points on a coarse grid of both signs, so that many share a coordinate or the whole position
+ * (ties in both STR sorts, and a run of thousands at one spot that the in-place x sort must order by insert
+ * position), with the given R-tree method. */
+static void write_tied_points(hm_ctx *ctx, const char *path, hm_gpkg_rtree_method method, int count)
+{
+    hm_gpkg_options options = {.srs_epsg = 27700, .rtree_method = method};
+    hm_gpkg *gpkg = NULL;
+    check(ctx, hm_gpkg_create_with_options(ctx, path, &options, &gpkg));
+    hm_gpkg_layer *layer = NULL;
+    check(ctx, hm_gpkg_add_layer(gpkg, "p", NULL, HM_GEOMETRY_POINT, NULL, 0, &layer));
+    uint64_t seed = 99;
+    for (int i = 0; i < count; i++) {
+        double x = i % 40 == 0 ? 451234.3 : -2000.0 + (double)(lcg_next(&seed) % 400) * 10.1;
+        double y = i % 40 == 0 ? -171234.7 : -3000.0 + (double)(lcg_next(&seed) % 300) * 20.3;
+        check(ctx, hm_gpkg_insert_point(layer, x, y, NULL));
+    }
+    check(ctx, hm_gpkg_commit(gpkg));
+}
+
+/* The bulk-loaded tree of many tied points is sound and answers every window as SQLite's own insert-built
+ * tree does. */
+static void test_rtree_bulk_matches_insert_with_ties(void **state)
+{
+    fixture *f = *state;
+    const int count = 200000;
+    char bulk_path[1024], insert_path[1024];
+    path_in(f, "ties-bulk.gpkg", bulk_path, sizeof bulk_path);
+    path_in(f, "ties-insert.gpkg", insert_path, sizeof insert_path);
+    write_tied_points(f->ctx, bulk_path, HM_GPKG_RTREE_BULK, count);
+    write_tied_points(f->ctx, insert_path, HM_GPKG_RTREE_INSERT, count);
+    sqlite3 *db = open_db(bulk_path);
+    assert_rtreecheck_ok(db, "rtree_p_geom");
+    assert_int_equal(query_int(db, "SELECT count(*) FROM rtree_p_geom_rowid"), count);
+    sqlite3 *inserted = open_db(insert_path);
+    assert_rtreecheck_ok(inserted, "rtree_p_geom");
+    sqlite3_close(inserted);
+    char *attach = sqlite3_mprintf("ATTACH %Q AS inserted", insert_path);
+    assert_int_equal(sqlite3_exec(db, attach, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_free(attach);
+    const char *sql =
+        "SELECT (SELECT count(*) || ':' || coalesce(sum(id * (id % 7919)), 0) FROM main.rtree_p_geom "
+        "WHERE maxx >= ?1 AND minx <= ?2 AND maxy >= ?3 AND miny <= ?4), "
+        "(SELECT count(*) || ':' || coalesce(sum(id * (id % 7919)), 0) FROM inserted.rtree_p_geom "
+        "WHERE maxx >= ?1 AND minx <= ?2 AND maxy >= ?3 AND miny <= ?4)";
+    sqlite3_stmt *stmt = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK);
+    uint64_t seed = 5;
+    for (int q = 0; q < 60; q++) {
+        double x = -2100.0 + (double)(lcg_next(&seed) % 4200);
+        double y = -3100.0 + (double)(lcg_next(&seed) % 6200);
+        double width = q == 0 ? 1e7 : (double)(lcg_next(&seed) % 300);
+        double height = (double)(lcg_next(&seed) % 300);
+        if (q == 1) x = 451234.3, y = -171234.7, width = height = 0; /* the spot 1 in 40 points share */
+        sqlite3_bind_double(stmt, 1, q == 0 ? -1e7 : x);
+        sqlite3_bind_double(stmt, 2, x + width);
+        sqlite3_bind_double(stmt, 3, q == 0 ? -1e7 : y);
+        sqlite3_bind_double(stmt, 4, y + (q == 0 ? 1e7 : height));
+        assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+        const char *bulk = (const char *)sqlite3_column_text(stmt, 0);
+        assert_string_equal(bulk, (const char *)sqlite3_column_text(stmt, 1));
+        if (q == 0) assert_int_equal(strncmp(bulk, "200000:", 7), 0); /* count:checksum of the ids */
+        if (q == 1) assert_int_equal(strncmp(bulk, "5000:", 5), 0);
+        sqlite3_reset(stmt);
+    }
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+}
+
 /* Later edits through GDAL (as QGIS makes them) keep the R-tree in step through the triggers. */
 static void test_edits_keep_rtree(void **state)
 {
@@ -1017,6 +1085,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rtree_modified_by_sqlite, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rtree_insert_method, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rtree_rounding_and_sizes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rtree_bulk_matches_insert_with_ties, setup, teardown),
         cmocka_unit_test_setup_teardown(test_edits_keep_rtree, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spatialite_reads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_geometries, setup, teardown),

@@ -51,6 +51,8 @@ static void test_million_ids(void **state)
         assert_int_equal(hm_idset_insert(set, id, (size_t)length), 1);
     }
     assert_int_equal(hm_idset_count(set), count);
+    /* 8-byte slots, at most 3/4 full: 2^21 slots, 16 MiB (scripts/bench-memory's bound relies on it). */
+    assert_int_equal(hm_idset_bytes(set), ((size_t)1 << 21) * 8);
     /* Every tenth id again: all duplicates. */
     for (size_t i = 0; i < count; i += 10) {
         int length = i % 2 ? snprintf(id, sizeof id, "%016zx%048zx", i * 2654435761u, i)
