@@ -56,6 +56,8 @@ struct hm_aggregate_options {
     double neighbour_tolerance_m;
     long top_categories;
     double dominance_share;
+    /* hm_aggregate_options_set_working_copy: read and write this file in place instead of input_path. */
+    const char *working_copy;
 };
 
 static const char aggregate_usage[] =
@@ -96,6 +98,18 @@ static const char aggregate_usage[] =
 void hm_aggregate_options_free(hm_aggregate_options *options)
 {
     free(options);
+}
+
+void hm_aggregate_options_set_working_copy(hm_aggregate_options *options, const char *path)
+{
+    if (options) options->working_copy = path;
+}
+
+/* The GeoPackage the records are read from: the caller's working copy when there is one. Messages and outputs
+ * still name input_path, the file the working copy becomes. */
+static const char *source_path(const hm_aggregate_options *options)
+{
+    return options->working_copy && !options->public_mode ? options->working_copy : options->input_path;
 }
 
 /* ---- dates ---- */
@@ -491,7 +505,7 @@ static int table_exists(sqlite3 *db, const char *table)
 static int open_input(agg_run *run)
 {
     hm_ctx *ctx = run->ctx;
-    const char *path = run->options->input_path;
+    const char *path = source_path(run->options);
     struct stat info;
     if (stat(path, &info) != 0)
         return hm_error(ctx, HM_EIO, "%s: %s: give the GeoPackage 'harmmap geocode' wrote", path, strerror(errno));
@@ -620,9 +634,9 @@ static int load_areas(agg_run *run, GDALDatasetH dataset, const char *layer_name
 static int load_boundaries(agg_run *run)
 {
     hm_ctx *ctx = run->ctx;
-    GDALDatasetH dataset = GDALOpenEx(run->options->input_path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
+    GDALDatasetH dataset = GDALOpenEx(source_path(run->options), GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
     if (!dataset)
-        return hm_error(ctx, HM_EGDAL, "%s: GDAL cannot open it as a vector dataset: %s", run->options->input_path,
+        return hm_error(ctx, HM_EGDAL, "%s: GDAL cannot open it as a vector dataset: %s", source_path(run->options),
                         CPLGetLastErrorMsg());
     int status = load_areas(run, dataset, "wards", "ward", &run->result.wards, &run->ward_index);
     if (status == HM_OK && GDALDatasetGetLayerByName(dataset, "beats")) {
@@ -1687,15 +1701,6 @@ static int make_temp_path(hm_ctx *ctx, const char *target, char *out, size_t siz
     return HM_OK;
 }
 
-static int fsync_path(const char *path)
-{
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return -1;
-    int result = fsync(fd);
-    close(fd);
-    return result;
-}
-
 static void csv_write_text(FILE *file, const char *text)
 {
     if (!strpbrk(text, ",\"\r\n")) {
@@ -2038,7 +2043,17 @@ static int write_outputs(agg_run *run)
         if (f == 1) status = write_csv(run, &run->result.beats, file->temp);
         if (f == 2) status = hm_agg_write_report(ctx, &run->result, file->temp);
     }
-    if (status == HM_OK) {
+    /* In a working copy the caller owns (the pipeline's one write of harmmap.gpkg per run or update), the layers,
+     * styles and metadata go straight into it: the caller flushes it and renames it over input_path. */
+    const char *working_copy = options->public_mode ? NULL : options->working_copy;
+    if (status == HM_OK && working_copy) {
+        status = write_geopackage(run, working_copy, 0);
+        if (status == HM_OK) {
+            const hm_run_parameter parameters[] = {{"population", options->population_path}, {"public", "no"}};
+            const hm_run_description description = {"aggregate", run->result.started, parameters, 2, NULL};
+            status = hm_qgis_prepare_gpkg(ctx, working_copy, &description, NULL);
+        }
+    } else if (status == HM_OK) {
         pending_file *file = &files[file_count++];
         if (options->public_mode)
             snprintf(file->target, sizeof file->target, "%s/public.gpkg", run->output_dir);
@@ -2055,13 +2070,13 @@ static int write_outputs(agg_run *run)
             const hm_run_description description = {"aggregate", run->result.started, parameters, 2, NULL};
             status = hm_qgis_prepare_gpkg(ctx, file->temp, &description, NULL);
         }
-        if (status == HM_OK && fsync_path(file->temp) != 0)
+        if (status == HM_OK && hm_fsync_path(file->temp) != 0)
             status = hm_error(ctx, HM_EIO, "%s: fsync failed: %s", file->temp, strerror(errno));
     }
     /* Outside --public the outputs hold what the input holds: they get its permissions (geocode makes a file
      * holding intelligence readable by its owner only). */
     struct stat input_info;
-    if (status == HM_OK && !options->public_mode && stat(options->input_path, &input_info) == 0)
+    if (status == HM_OK && !options->public_mode && stat(source_path(options), &input_info) == 0)
         for (size_t f = 0; f < file_count; f++) chmod(files[f].temp, input_info.st_mode & 0777);
     for (size_t f = 0; status == HM_OK && f < file_count; f++)
         if (rename(files[f].temp, files[f].target) != 0)

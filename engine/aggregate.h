@@ -37,6 +37,13 @@ typedef struct hm_aggregate_options hm_aggregate_options;
 int hm_aggregate_options_new(hm_ctx *ctx, int argc, char **argv, hm_aggregate_options **out);
 void hm_aggregate_options_free(hm_aggregate_options *options);
 
+/* For a caller that owns the atomicity of the GeoPackage (harmmap run and update write harmmap.gpkg once, as a
+ * working copy renamed over it at the end): records are read from `path`, and ward_harm, beat_harm,
+ * aggregate_runs, styles and metadata are written into `path` in place, neither copied nor renamed; the outputs
+ * still name input_path, which the caller replaces with `path`. The CSVs and the report are written atomically
+ * as always. Ignored with --public. `path` is borrowed: it must outlive the options. */
+void hm_aggregate_options_set_working_copy(hm_aggregate_options *options, const char *path);
+
 /* Runs the aggregate job. progress may be NULL. */
 int hm_aggregate(hm_ctx *ctx, const hm_aggregate_options *options, GDALProgressFunc progress);
 

@@ -13,6 +13,7 @@
 #include "pipeline_internal.h"
 #include "project.h"
 #include "qgis_project.h"
+#include "tempfiles.h"
 #include "tiles_command.h"
 
 #include <dirent.h>
@@ -274,6 +275,10 @@ typedef struct job {
     /* paths */
     char out[PATH_MAX], gpkg[PATH_MAX], surface[PATH_MAX], tiles[PATH_MAX], mbtiles[PATH_MAX], public_dir[PATH_MAX];
     char state_dir[PATH_MAX], keys_dir[PATH_MAX], temp_dir[PATH_MAX], state_path[PATH_MAX], manifest[PATH_MAX];
+    /* The working copy of harmmap.gpkg while this run or update writes it ("" when there is none): see
+     * publish_work_gpkg. gpkg_published: it has been renamed over harmmap.gpkg, styled and described. */
+    char work_gpkg[PATH_MAX + 64];
+    int gpkg_published;
     char versions[320];
     char settings_hash[65];
     job_input *inputs;
@@ -294,6 +299,12 @@ typedef struct job {
 
 static void job_free(job *j)
 {
+    if (j->work_gpkg[0]) { /* the run or update stopped before it was complete: harmmap.gpkg is as it was */
+        char journal[sizeof j->work_gpkg + 16];
+        unlink(j->work_gpkg);
+        snprintf(journal, sizeof journal, "%s-journal", j->work_gpkg);
+        unlink(journal);
+    }
     for (size_t i = 0; i < j->input_count; i++) {
         free(j->inputs[i].owned_path);
         if (j->inputs[i].read_path) unlink(j->inputs[i].read_path);
@@ -352,6 +363,12 @@ static int build_stage_argvs(job *j)
     if (status == HM_OK && hm_project_flag(p, "aggregate", "public", 0))
         status = hm_project_aggregate_argv(ctx, p, j->gpkg, j->public_dir, 1, &j->stages[STAGE_PUBLIC].argv);
     if (status == HM_OK) status = hm_project_density_argv(ctx, p, j->gpkg, j->surface, &j->stages[STAGE_DENSITY].argv);
+    /* The surface summed load batch by load batch, the sums kept: an update computes only its own records' kernels
+     * and still writes a full run's bits (density.c, "sums kept between runs"). */
+    char sums[sizeof j->state_dir + 16];
+    snprintf(sums, sizeof sums, "%s/density.sums", j->state_dir);
+    if (status == HM_OK) status = hm_argv_push(ctx, &j->stages[STAGE_DENSITY].argv, "--accumulator");
+    if (status == HM_OK) status = hm_argv_push(ctx, &j->stages[STAGE_DENSITY].argv, sums);
     const char *mbtiles = hm_project_flag(p, "tiles", "mbtiles", 0) ? j->mbtiles : NULL;
     if (status == HM_OK)
         status = hm_project_tiles_argv(ctx, p, j->surface, j->tiles, mbtiles, j->gpkg, j->is_update,
@@ -668,6 +685,8 @@ static int call_stage(job *j, hm_ctx *ctx, int stage)
     case STAGE_PUBLIC: {
         hm_aggregate_options *o = NULL;
         status = hm_aggregate_options_new(ctx, argv->argc, argv->argv, &o);
+        if (status == HM_OK && stage == STAGE_AGGREGATE && j->work_gpkg[0])
+            hm_aggregate_options_set_working_copy(o, j->work_gpkg);
         if (status == HM_OK) status = hm_aggregate(ctx, o, j->progress);
         hm_aggregate_options_free(o);
         break;
@@ -689,6 +708,7 @@ static int call_stage(job *j, hm_ctx *ctx, int stage)
     case STAGE_QGIS: {
         hm_qgis_options *o = NULL;
         status = hm_qgis_options_new(ctx, argv->argc, argv->argv, &o);
+        if (status == HM_OK && j->gpkg_published) hm_qgis_options_set_prepared_gpkg(o, j->gpkg);
         if (status == HM_OK) status = hm_qgis(ctx, o);
         hm_qgis_options_free(o);
         break;
@@ -1046,7 +1066,7 @@ static int geocode_inputs(job *j, size_t first, const char *target)
     size_t count = j->input_count - first;
     hm_project_input *inputs = calloc(count ? count : 1, sizeof *inputs);
     const char **read_paths = calloc(count ? count : 1, sizeof *read_paths);
-    const char **from = calloc(count ? count : 1, sizeof *from), **to = calloc(count ? count : 1, sizeof *to);
+    const char **from = calloc(count + 1, sizeof *from), **to = calloc(count + 1, sizeof *to);
     int status = inputs && read_paths && from && to ? HM_OK : hm_error(j->ctx, HM_ENOMEM, "out of memory");
     size_t renamed = 0;
     for (size_t i = 0; status == HM_OK && i < count; i++) {
@@ -1063,7 +1083,11 @@ static int geocode_inputs(job *j, size_t first, const char *target)
                                          &j->stages[STAGE_GEOCODE].argv);
     if (status == HM_OK) status = call_stage(j, j->ctx, STAGE_GEOCODE);
     if (status == HM_OK) status = pl_gpkg_rename_sources(j->ctx, target, from, to, renamed);
-    /* run.json shows the argv with the original paths. */
+    /* run.json shows the argv with the original paths, and the GeoPackage the working copy becomes. */
+    if (status == HM_OK && target == j->work_gpkg) {
+        from[renamed] = j->work_gpkg;
+        to[renamed++] = j->gpkg;
+    }
     for (int a = 0; status == HM_OK && a < j->stages[STAGE_GEOCODE].argv.argc; a++)
         for (size_t r = 0; r < renamed; r++)
             if (strcmp(j->stages[STAGE_GEOCODE].argv.argv[a], from[r]) == 0) {
@@ -1080,34 +1104,100 @@ static int geocode_inputs(job *j, size_t first, const char *target)
     return status;
 }
 
-/* aggregate (and the public product) with its own context: it may run on a thread of its own. */
-static int run_aggregate(job *j, hm_ctx *ctx)
+/* ---- harmmap.gpkg: written once per run or update ----
+ *
+ * harmmap.gpkg changes once per run and once per update, as a whole: a working copy beside it,
+ * "harmmap.tmp-PID.gpkg" (the same folder, so the rename is atomic; the same extension, which GDAL checks), is
+ * written by geocode in a run, or copied from harmmap.gpkg and merged into in an update; aggregate adds its layers
+ * to it in place (hm_aggregate_options_set_working_copy), the styles and metadata `harmmap qgis` would write go in
+ * (hm_qgis_prepare_output_gpkg), and it is flushed and renamed over harmmap.gpkg once (publish_work_gpkg). So a
+ * reader, or a kill at any moment, finds the GeoPackage as the last run left it or as this one makes it, whole:
+ * never the new records beside the previous ward tables, never a hot journal beside harmmap.gpkg. Until this, the
+ * merge and aggregate each copied the ~500 MB file and renamed their copy over it, and `harmmap qgis` rewrote it
+ * in place; now the only copy is the update's one (a run writes none).
+ *
+ * The price is order: density reads harmmap.gpkg by its name (the surface's metadata records it, and an update
+ * must write the same bytes as a full run), and the tiles' overlay reads it too, so both start once it is
+ * published, and aggregate, which used to run beside them on its own copy, runs before them. The public product
+ * (which reads harmmap.gpkg and writes public/) still runs beside them. */
+
+static int make_work_gpkg_path(job *j)
+{
+    const char *dot = strrchr(j->gpkg, '.'); /* setup_paths: ".../harmmap.gpkg" */
+    int length = snprintf(j->work_gpkg, sizeof j->work_gpkg, "%.*s.tmp-%ld%s", (int)(dot - j->gpkg), j->gpkg,
+                          (long)getpid(), dot);
+    if (length < 0 || (size_t)length >= sizeof j->work_gpkg) {
+        j->work_gpkg[0] = '\0';
+        return hm_error(j->ctx, HM_EINVAL, "%s: the path is too long", j->gpkg);
+    }
+    return HM_OK;
+}
+
+/* The styles and metadata into the working copy, then the copy flushed and renamed over harmmap.gpkg; what killed
+ * runs left beside it is removed. Counted in the qgis stage's seconds. */
+static int publish_work_gpkg(job *j)
+{
+    double clock;
+    begin_stage(j, STAGE_QGIS, &clock);
+    say(j, "qgis: styles and metadata of harmmap.gpkg, then harmmap.gpkg replaced as a whole");
+    hm_argv *argv = &j->stages[STAGE_QGIS].argv;
+    hm_qgis_options *o = NULL;
+    int status = hm_qgis_options_new(j->ctx, argv->argc, argv->argv, &o);
+    hm_ctx_set_verbosity(j->ctx, j->options->verbosity);
+    if (status == HM_OK && o) status = hm_qgis_prepare_output_gpkg(j->ctx, o, j->work_gpkg);
+    hm_qgis_options_free(o);
+    if (status == HM_OK && hm_fsync_path(j->work_gpkg) != 0)
+        status = hm_error(j->ctx, HM_EIO, "%s: cannot flush to disk: %s", j->work_gpkg, strerror(errno));
+    if (status == HM_OK && rename(j->work_gpkg, j->gpkg) != 0)
+        status = hm_error(j->ctx, HM_EIO, "%s: cannot rename %s over it: %s", j->gpkg, j->work_gpkg, strerror(errno));
+    if (status == HM_OK) {
+        hm_fsync_path(j->out); /* the rename itself */
+        j->gpkg_published = 1;
+        hm_remove_stale_temporaries(j->ctx, j->work_gpkg); /* harmmap.tmp-PID.gpkg* of killed runs */
+        j->work_gpkg[0] = '\0';
+        /* and the merge's copies of earlier versions, "harmmap.gpkg.tmp-PID-merge" */
+        char earlier[PATH_MAX + 32];
+        if (path_printf(earlier, sizeof earlier, "%s.tmp-%ld-merge", j->gpkg, (long)getpid()))
+            hm_remove_stale_temporaries(j->ctx, earlier);
+    }
+    end_stage(j, STAGE_QGIS, clock);
+    if (status != HM_OK) hm_error_prefix(j->ctx, "stage qgis");
+    return status;
+}
+
+/* aggregate into the working copy. */
+static int run_aggregate(job *j)
 {
     double clock;
     begin_stage(j, STAGE_AGGREGATE, &clock);
     say(j, "aggregate: harm per ward and beat");
-    int status = call_stage(j, ctx, STAGE_AGGREGATE);
+    int status = call_stage(j, j->ctx, STAGE_AGGREGATE);
     end_stage(j, STAGE_AGGREGATE, clock);
-    if (status == HM_OK && j->stages[STAGE_PUBLIC].argv.argc) {
-        begin_stage(j, STAGE_PUBLIC, &clock);
-        say(j, "aggregate --public: the public product");
-        status = make_dirs(ctx, j->public_dir);
-        if (status == HM_OK) status = call_stage(j, ctx, STAGE_PUBLIC);
-        end_stage(j, STAGE_PUBLIC, clock);
-    }
     return status;
 }
 
-typedef struct aggregate_worker {
+/* The public product, from the published harmmap.gpkg, with its own context: it runs on a thread of its own. */
+static int run_public(job *j, hm_ctx *ctx)
+{
+    double clock;
+    begin_stage(j, STAGE_PUBLIC, &clock);
+    say(j, "aggregate --public: the public product");
+    int status = make_dirs(ctx, j->public_dir);
+    if (status == HM_OK) status = call_stage(j, ctx, STAGE_PUBLIC);
+    end_stage(j, STAGE_PUBLIC, clock);
+    return status;
+}
+
+typedef struct public_worker {
     job *j;
     hm_ctx *ctx;
     int status;
-} aggregate_worker;
+} public_worker;
 
-static void *aggregate_thread(void *argument)
+static void *public_thread(void *argument)
 {
-    aggregate_worker *worker = argument;
-    worker->status = run_aggregate(worker->j, worker->ctx);
+    public_worker *worker = argument;
+    worker->status = run_public(worker->j, worker->ctx);
     return NULL;
 }
 
@@ -1132,8 +1222,8 @@ static int run_density_and_tiles(job *j)
     if (status != HM_OK) return status;
     j->summary.density_computed = 1;
     snprintf(j->stages[STAGE_DENSITY].note, sizeof j->stages[STAGE_DENSITY].note,
-             "%zu points, %ld x %ld cells, maximum %.6g", j->density.points, j->density.columns, j->density.rows,
-             j->density.maximum);
+             "%zu points, %ld x %ld cells, maximum %.6g; %s", j->density.points, j->density.columns, j->density.rows,
+             j->density.maximum, j->density.batches_note);
 
     tile_hashes before = {0}, after = {0};
     if (j->is_update) read_tile_hashes(j->tiles, &before);
@@ -1163,27 +1253,30 @@ static int run_density_and_tiles(job *j)
     return status;
 }
 
-/* aggregate beside density and tiles. They share no output and read the same records: aggregate writes a copy of
- * harmmap.gpkg and renames it over the original, which changes nothing density or the tiles' overlay read (the
- * points and the wards), whichever of the two files they opened. aggregate waits mostly on the disk (the copy)
- * and density and tiles on the processors, so the overlap saves most of aggregate's time. Each stage is
- * deterministic, so the outputs do not depend on the overlap. The thread has its own context (PROJ, GEOS,
- * messages), as context.h asks. */
+/* aggregate into the working copy, which is then published (publish_work_gpkg), then density and tiles with the
+ * public product beside them: they share no output, and all of them only read harmmap.gpkg. The public product
+ * waits mostly on SQLite and density and tiles on the processors. Each stage is deterministic, so the outputs do not
+ * depend on the overlap. The thread has its own context (PROJ, GEOS, messages), as context.h asks. */
 static int run_middle_stages(job *j, int with_density)
 {
-    if (!with_density) return run_aggregate(j, j->ctx);
-    aggregate_worker worker = {j, hm_ctx_create(), HM_OK};
+    int status = run_aggregate(j);
+    if (status == HM_OK) status = publish_work_gpkg(j);
+    if (status != HM_OK) return status;
+    int with_public = j->stages[STAGE_PUBLIC].argv.argc > 0;
+    if (!with_density) return with_public ? run_public(j, j->ctx) : HM_OK;
+    if (!with_public) return run_density_and_tiles(j);
+    public_worker worker = {j, hm_ctx_create(), HM_OK};
     pthread_t thread;
-    if (!worker.ctx || pthread_create(&thread, NULL, aggregate_thread, &worker) != 0) {
+    if (!worker.ctx || pthread_create(&thread, NULL, public_thread, &worker) != 0) {
         hm_ctx_destroy(worker.ctx);
-        int status = run_aggregate(j, j->ctx);
+        status = run_public(j, j->ctx);
         return status == HM_OK ? run_density_and_tiles(j) : status;
     }
     hm_ctx_set_verbosity(worker.ctx, j->options->verbosity);
-    int status = run_density_and_tiles(j);
+    status = run_density_and_tiles(j);
     pthread_join(thread, NULL);
     if (worker.status != HM_OK) {
-        hm_error_clear(j->ctx); /* aggregate's failure first: it names the stage too */
+        hm_error_clear(j->ctx); /* the public product's failure first: it names the stage too */
         status = hm_error(j->ctx, hm_error_code(worker.ctx), "%s", hm_error_message(worker.ctx));
     }
     hm_ctx_destroy(worker.ctx);
@@ -1294,9 +1387,10 @@ int hm_run(hm_ctx *ctx, const hm_pipeline_options *options, GDALProgressFunc pro
     if (status == HM_OK) {
         begin_stage(&j, STAGE_GEOCODE, &clock);
         say(&j, "geocode: placing records in wards and beats");
-        status = geocode_inputs(&j, 0, j.gpkg);
+        status = make_work_gpkg_path(&j);
+        if (status == HM_OK) status = geocode_inputs(&j, 0, j.work_gpkg);
         j.geocode_seconds = now_seconds() - clock;
-        if (status == HM_OK) status = pl_gpkg_index_record_ids(ctx, j.gpkg);
+        if (status == HM_OK) status = pl_gpkg_index_record_ids(ctx, j.work_gpkg);
         end_stage(&j, STAGE_GEOCODE, clock);
     }
     if (status == HM_OK) status = run_middle_stages(&j, 1);
@@ -1546,10 +1640,11 @@ int hm_update(hm_ctx *ctx, const hm_pipeline_options *options, GDALProgressFunc 
         say(&j, "geocode: placing the new records, then adding them to %s", j.gpkg);
         status = geocode_inputs(&j, first_new, fresh);
         j.geocode_seconds = now_seconds() - clock;
-        if (status == HM_OK) {
-            status = pl_gpkg_merge(ctx, j.gpkg, fresh, &j.merge);
-            outputs_touched = status == HM_OK; /* the merge is one transaction: all or nothing */
-        }
+        /* The update's one copy of harmmap.gpkg: the merge, aggregate and the styles write into it, and it replaces
+         * harmmap.gpkg once, when all of them are done (publish_work_gpkg). */
+        if (status == HM_OK) status = make_work_gpkg_path(&j);
+        if (status == HM_OK) status = hm_copy_file(ctx, j.gpkg, j.work_gpkg);
+        if (status == HM_OK) status = pl_gpkg_merge(ctx, j.work_gpkg, fresh, &j.merge);
         unlink(fresh);
         end_stage(&j, STAGE_GEOCODE, clock);
         snprintf(j.stages[STAGE_GEOCODE].note, sizeof j.stages[STAGE_GEOCODE].note,
@@ -1564,11 +1659,12 @@ int hm_update(hm_ctx *ctx, const hm_pipeline_options *options, GDALProgressFunc 
         /* Intelligence makes the GeoPackage its owner's only, as geocode creates it. */
         for (size_t i = 0; status == HM_OK && i < j.input_count; i++)
             if (j.inputs[i].input.kind == HM_PROJECT_INTELLIGENCE) {
-                chmod(j.gpkg, 0600);
+                chmod(j.work_gpkg, 0600);
                 break;
             }
     }
     if (status == HM_OK) {
+        outputs_touched = 1; /* from here on outputs are replaced: aggregate's tables and report, harmmap.gpkg */
         if (j.merge.incidents_added + j.merge.intelligence_added > 0) {
             status = run_middle_stages(&j, 1);
         } else {

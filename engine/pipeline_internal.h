@@ -91,13 +91,14 @@ typedef struct pl_merge_counts {
     long long rejected_duplicates; /* generic or intelligence rows whose id was loaded before: duplicate_id */
 } pl_merge_counts;
 
-/* Merges `fresh` (written by geocode from the new files only, with the project's settings) into `project_gpkg`
- * in one SQLite transaction, so that the result holds what geocode would have written from all the files:
+/* Merges `fresh` (written by geocode from the new files only, with the project's settings) into `work_gpkg`, a
+ * working copy of the project's GeoPackage that the caller renames over it when the whole update is written, in
+ * one SQLite transaction, so that the result holds what geocode would have written from all the files:
  * records appended after their kind's records, ids checked against every record loaded before, rejects and
  * runs rows in load order, extents, counts and sequences updated. */
-int pl_gpkg_merge(hm_ctx *ctx, const char *project_gpkg, const char *fresh, pl_merge_counts *counts);
+int pl_gpkg_merge(hm_ctx *ctx, const char *work_gpkg, const char *fresh, pl_merge_counts *counts);
 /* The styles and metadata geocode writes describe the whole GeoPackage (class breaks, row counts, inputs, dates);
- * the merge leaves them, and the pipeline's last stage (`harmmap qgis` on the output folder) writes them again from
- * the final contents, in a run and in an update alike. */
+ * the merge leaves them, and the pipeline writes them again from the final contents into the working copy, as
+ * `harmmap qgis` would (hm_qgis_prepare_output_gpkg), in a run and in an update alike. */
 
 #endif

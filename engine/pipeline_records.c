@@ -1210,34 +1210,10 @@ static int finish_contents(merge_run *run, const char *layer, const double exten
     return status;
 }
 
-static int merge_into(hm_ctx *ctx, const char *project_gpkg, const char *fresh, pl_merge_counts *counts);
-
-/* The merge changes the project's GeoPackage atomically: it works on a copy beside it that is renamed over it only
- * when the merge has committed, so a killed update leaves the previous file whole (merging in place left a hot
- * rollback journal that read-only readers such as `ogrinfo -ro` cannot open). The copy costs one sequential read
- * and write of the file, small beside the merge's R-tree work. */
+/* The merge writes into the caller's working copy of the project's GeoPackage (pipeline.c: one copy per update,
+ * which aggregate and the styles fill too, renamed over harmmap.gpkg once at the end), so it needs no copy or
+ * rename of its own. */
 int pl_gpkg_merge(hm_ctx *ctx, const char *project_gpkg, const char *fresh, pl_merge_counts *counts)
-{
-    size_t size = strlen(project_gpkg) + 48;
-    char *temp = malloc(size);
-    if (!temp) return hm_error(ctx, HM_ENOMEM, "out of memory");
-    snprintf(temp, size, "%s.tmp-%ld-merge", project_gpkg, (long)getpid());
-    int status = hm_copy_file(ctx, project_gpkg, temp);
-    if (status == HM_OK) status = merge_into(ctx, temp, fresh, counts);
-    if (status == HM_OK) {
-        int fd = open(temp, O_RDONLY);
-        if (fd < 0 || fsync(fd) != 0) status = hm_error(ctx, HM_EIO, "%s: cannot flush to disk: %s", temp, strerror(errno));
-        if (fd >= 0) close(fd);
-    }
-    if (status == HM_OK && rename(temp, project_gpkg) != 0)
-        status = hm_error(ctx, HM_EIO, "%s: cannot rename %s over it: %s", project_gpkg, temp, strerror(errno));
-    if (status != HM_OK) unlink(temp);
-    hm_remove_stale_temporaries(ctx, temp);
-    free(temp);
-    return status;
-}
-
-static int merge_into(hm_ctx *ctx, const char *project_gpkg, const char *fresh, pl_merge_counts *counts)
 {
     memset(counts, 0, sizeof *counts);
     merge_run run = {0};

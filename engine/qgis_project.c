@@ -698,7 +698,8 @@ static int prepare_folder(hm_ctx *ctx, const char *dir, const hm_qgis_folder_opt
     hm_run_description fallback_run = {"qgis", NULL, NULL, 0, NULL};
     const hm_run_description *run = options->run ? options->run : &fallback_run;
     for (size_t i = 0; status == HM_OK && i < gpkgs.count; i++)
-        status = hm_qgis_prepare_gpkg(ctx, gpkgs.names[i], run, options->styles);
+        if (!(depth == 0 && options->prepared_gpkg && same_file(gpkgs.names[i], options->prepared_gpkg)))
+            status = hm_qgis_prepare_gpkg(ctx, gpkgs.names[i], run, options->styles);
 
     /* Surfaces: the style of the tile set made from them, else the tiles' defaults. */
     for (size_t i = 0; status == HM_OK && i < rasters.count; i++) {
@@ -802,6 +803,7 @@ struct hm_qgis_options {
     hm_gpkg_style_options styles;
     const char *surface_ramp;
     int no_project;
+    const char *prepared_gpkg; /* hm_qgis_options_set_prepared_gpkg */
 };
 
 static const char qgis_usage[] =
@@ -894,20 +896,43 @@ int hm_qgis_options_new(hm_ctx *ctx, int argc, char **argv, hm_qgis_options **ou
     return HM_OK;
 }
 
+void hm_qgis_options_set_prepared_gpkg(hm_qgis_options *options, const char *path)
+{
+    if (options) options->prepared_gpkg = path;
+}
+
+/* What `harmmap qgis` records in the metadata of the GeoPackages it prepares: its settings. */
+typedef struct qgis_run {
+    char method[32], classes[16];
+    hm_run_parameter parameters[3];
+    hm_run_description description;
+} qgis_run;
+
+static void describe_qgis_run(const hm_qgis_options *options, qgis_run *run)
+{
+    snprintf(run->method, sizeof run->method, "%s", hm_class_method_name(options->styles.method));
+    snprintf(run->classes, sizeof run->classes, "%d", options->styles.class_count ? options->styles.class_count : 5);
+    run->parameters[0] = (hm_run_parameter){"classes", run->classes};
+    run->parameters[1] = (hm_run_parameter){"method", run->method};
+    run->parameters[2] = (hm_run_parameter){"choropleth_ramp",
+                                            options->styles.choropleth_ramp ? options->styles.choropleth_ramp : "ylorrd"};
+    run->description = (hm_run_description){"qgis", NULL, run->parameters, 3, NULL};
+}
+
+int hm_qgis_prepare_output_gpkg(hm_ctx *ctx, const hm_qgis_options *options, const char *path)
+{
+    qgis_run run;
+    describe_qgis_run(options, &run);
+    return hm_qgis_prepare_gpkg(ctx, path, &run.description, &options->styles);
+}
+
 int hm_qgis(hm_ctx *ctx, const hm_qgis_options *options)
 {
     if (!options) return HM_OK; /* --help was printed */
-    char method[32], classes[16];
-    snprintf(method, sizeof method, "%s", hm_class_method_name(options->styles.method));
-    snprintf(classes, sizeof classes, "%d", options->styles.class_count ? options->styles.class_count : 5);
-    const hm_run_parameter parameters[] = {
-        {"classes", classes},
-        {"method", method},
-        {"choropleth_ramp", options->styles.choropleth_ramp ? options->styles.choropleth_ramp : "ylorrd"},
-    };
-    hm_run_description run = {"qgis", NULL, parameters, sizeof parameters / sizeof parameters[0], NULL};
-    hm_qgis_folder_options folder = {options->no_project ? "" : options->project_name, NULL, &run, &options->styles,
-                                     options->surface_ramp};
+    qgis_run run;
+    describe_qgis_run(options, &run);
+    hm_qgis_folder_options folder = {options->no_project ? "" : options->project_name, NULL, &run.description,
+                                     &options->styles, options->surface_ramp, options->prepared_gpkg};
     char project[PATH_MAX] = "";
     int status = hm_qgis_prepare_folder(ctx, options->dir, &folder, project, sizeof project);
     if (status == HM_OK && hm_ctx_verbosity(ctx) >= HM_NORMAL) {

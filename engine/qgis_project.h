@@ -71,6 +71,9 @@ typedef struct hm_qgis_folder_options {
     const hm_run_description *run;       /* what to record in the GeoPackages' metadata; NULL: command "qgis" */
     const hm_gpkg_style_options *styles; /* may be NULL */
     const char *surface_ramp;            /* surfaces no tile set was made from: NULL = viridis (tiles' default) */
+    const char *prepared_gpkg;           /* a GeoPackage of the folder whose styles and metadata the caller has
+                                            already written (hm_qgis_prepare_output_gpkg): not written again, still
+                                            in the project; NULL: none */
 } hm_qgis_folder_options;
 
 /* Makes every output in `dir` ready for QGIS: each *.gpkg styled and described, a .qml beside each *.tif (with the
@@ -91,5 +94,13 @@ typedef struct hm_qgis_options hm_qgis_options;
 int hm_qgis_options_new(hm_ctx *ctx, int argc, char **argv, hm_qgis_options **out);
 void hm_qgis_options_free(hm_qgis_options *options);
 int hm_qgis(hm_ctx *ctx, const hm_qgis_options *options);
+
+/* The pipeline writes harmmap.gpkg once per run or update, as a working copy renamed over it at the end, so the
+ * styles and metadata `harmmap qgis` would write into it go into the working copy first:
+ * hm_qgis_prepare_output_gpkg writes them into `path` exactly as hm_qgis(options) would into a GeoPackage of its
+ * folder, and hm_qgis_options_set_prepared_gpkg makes hm_qgis leave that GeoPackage (once renamed into the folder)
+ * as it is. `path` is borrowed. */
+int hm_qgis_prepare_output_gpkg(hm_ctx *ctx, const hm_qgis_options *options, const char *path);
+void hm_qgis_options_set_prepared_gpkg(hm_qgis_options *options, const char *path);
 
 #endif

@@ -71,6 +71,15 @@ int hm_remove_stale_temporaries(hm_ctx *ctx, const char *own_temp_path)
     return removed;
 }
 
+int hm_fsync_path(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return -1;
+    int result = fsync(fd);
+    close(fd);
+    return result;
+}
+
 int hm_copy_file(hm_ctx *ctx, const char *from, const char *to)
 {
     int in = open(from, O_RDONLY);

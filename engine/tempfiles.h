@@ -25,6 +25,9 @@ int hm_remove_stale_temporaries(hm_ctx *ctx, const char *own_temp_path);
  * step of changing a file atomically (copy beside it, change the copy, rename it over). Not fsynced. */
 int hm_copy_file(hm_ctx *ctx, const char *from, const char *to);
 
+/* fsync of a file or a folder (after a rename, the folder's entry) by path: 0, or -1 with errno set. */
+int hm_fsync_path(const char *path);
+
 /* Writes `length` bytes of `data` to `path` atomically: to "<path>.tmp-<pid>" beside it (created with the umask's
  * permissions), flushed and fsynced, then renamed over `path`; afterwards removes the temporaries of earlier
  * writers of `path` that were killed (hm_remove_stale_temporaries). On failure the temporary is removed, `path`

@@ -130,12 +130,12 @@ crash_loop aggregate "agg.gpkg:dump report/ward_harm.csv report/beat_harm.csv re
   aggregate run/agg.gpkg -o run/report -- aggregate run/agg.gpkg -o run/report --population "$sample/population.csv"
 
 # update (harmmap update PROJECT.ini --add NEW.csv): several stages, each output replaced atomically on its own:
-# the new records are merged into harmmap.gpkg in one SQLite transaction, then aggregate rewrites ward_harm and
-# beat_harm (and the CSVs and report), density and tiles --update theirs, and the project file gets the new input
-# appended. The update as a whole is not atomic (engine/pipeline.c: "until the update finishes the outputs are
-# mixed: a later update refuses and says to run again"), so after a kill each output, and in harmmap.gpkg the
-# records and each aggregate table, is on its own what the run before left or what the update makes, and every
-# file opens in GDAL. Then an update again either finishes or refuses and says to run `harmmap run`; either way
+# harmmap.gpkg as a whole (the merged records, aggregate's ward_harm and beat_harm, styles and metadata, in one
+# working copy renamed over it), aggregate's CSVs and report, density and tiles --update theirs, and the project
+# file gets the new input appended. The update as a whole is not atomic (engine/pipeline.c: "until the update
+# finishes the outputs are mixed: a later update refuses and says to run again"), so after a kill each output, and
+# harmmap.gpkg as a whole, is on its own what the run before left or what the update makes, and every file opens
+# in GDAL. Then an update again either finishes or refuses and says to run `harmmap run`; either way
 # the outputs end as a clean run makes them, with no temporary file left.
 update_kills=${HM_CRASH_UPDATE_KILLS:-5}
 mkdir upd && cd upd
@@ -159,6 +159,11 @@ state() {
   for table in ward_harm beat_harm; do
     echo "harmmap.gpkg:$table $(sql "$d/out/harmmap.gpkg" "select * from $table order by fid" | sha256sum | cut -c1-64)"
   done
+  # harmmap.gpkg changes as a whole (pipeline.c: one working copy renamed over it): records and ward tables together
+  # are the previous ones or the updated ones, never new records beside the previous ward tables.
+  echo "harmmap.gpkg:whole $(sql "$d/out/harmmap.gpkg" "select * from incidents order by fid; select * from
+    intelligence order by fid; select * from ward_harm order by fid; select * from beat_harm order by fid" |
+    sha256sum | cut -c1-64)"
   for f in density.tif ward_harm.csv beat_harm.csv report.html tiles; do echo "$f $(checksum "$d/out/$f")"; done
 }
 state pristine >before.txt
