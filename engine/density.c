@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #define HM_DENSITY_EPSG 27700
 #define HM_DEFAULT_MAX_MEMORY (2.0 * 1024 * 1024 * 1024)
@@ -59,6 +60,7 @@ struct hm_density_options {
     double max_memory_bytes;
     int threads;
     const char *difference_a, *difference_b;
+    const char *accumulator; /* --accumulator FILE: the per-layer sums kept between runs (see "Sums kept") */
     hm_verbosity verbosity;
 };
 
@@ -94,6 +96,9 @@ static void print_help(void)
            "  -co NAME=VALUE           GDAL COG creation option (default COMPRESS=DEFLATE, BLOCKSIZE=512)\n"
            "  --oo NAME=VALUE          GDAL open option for IN\n"
            "  --difference A.tif B.tif write B - A (same grid) to -o\n"
+           "  --accumulator FILE       sum the surface load batch by load batch (the records of one source_file,\n"
+           "                           in load order) and keep the sums in FILE, so that the next run with the\n"
+           "                           same settings computes only the batches added since (harmmap run/update)\n"
            "  -q, --quiet / --verbose  less or more on stderr\n");
 }
 
@@ -322,6 +327,9 @@ int hm_density_options_new(hm_ctx *ctx, int argc, char **argv, hm_density_option
         } else if (got == 0 && OPTION("--boundaries")) {
             if (got < 0) status = got;
             else o->boundaries = v;
+        } else if (got == 0 && OPTION("--accumulator")) {
+            if (got < 0) status = got;
+            else o->accumulator = v;
         } else if (got == 0 && OPTION("--compat")) {
             if (got < 0) status = got;
             else if (strcmp(v, "qgis") == 0) o->compat_qgis = 1;
@@ -410,10 +418,20 @@ int hm_density_options_new(hm_ctx *ctx, int argc, char **argv, hm_density_option
 
 /* ---- reading points ---------------------------------------------------------------------------------------- */
 
+/* A load batch: consecutive points of one layer read from one source file (harmmap's source_file column, read
+ * with --accumulator; the whole layer when it has none). Only --accumulator uses them. */
+typedef struct point_batch {
+    size_t first, count;
+    XXH128_hash_t layer, source; /* hashes of the layer's and the source file's names */
+} point_batch;
+
 typedef struct point_set {
     double *x, *y, *weight, *radius;
     size_t count, capacity;
     int with_radius;
+    point_batch *batches;
+    size_t batch_count, batch_capacity;
+    XXH128_hash_t layer; /* of the layer being read */
     size_t rejected_geometry, rejected_weight, rejected_radius, rejected_date_missing, rejected_date_outside;
     char first_bad_date[64];
     /* The union of the layers' extents as OGR reports them (what QGIS's grid starts from); valid when every layer
@@ -428,7 +446,41 @@ static void point_set_free(point_set *p)
     free(p->y);
     free(p->weight);
     free(p->radius);
+    free(p->batches);
     memset(p, 0, sizeof *p);
+}
+
+/* The points pushed from now on belong to the batch of `source` in the current layer: a new batch unless the last
+ * one is that batch already (an empty last batch is taken over). */
+static int point_set_batch(hm_ctx *ctx, point_set *p, const void *source, size_t length)
+{
+    XXH128_hash_t name = XXH3_128bits(source, length);
+    point_batch *last = p->batch_count ? &p->batches[p->batch_count - 1] : NULL;
+    if (last && XXH128_isEqual(last->layer, p->layer) && XXH128_isEqual(last->source, name)) return HM_OK;
+    if (!last || last->first != p->count) {
+        if (p->batch_count == p->batch_capacity) {
+            size_t capacity = p->batch_capacity ? 2 * p->batch_capacity : 16;
+            point_batch *grown = realloc(p->batches, capacity * sizeof *grown);
+            if (!grown) return hm_error(ctx, HM_ENOMEM, "out of memory for %zu load batches", capacity);
+            p->batches = grown;
+            p->batch_capacity = capacity;
+        }
+        last = &p->batches[p->batch_count++];
+    }
+    *last = (point_batch){p->count, 0, p->layer, name};
+    return HM_OK;
+}
+
+/* Counts of the batches once every point is read; empty ones are dropped. */
+static void point_set_close_batches(point_set *p)
+{
+    size_t kept = 0;
+    for (size_t b = 0; b < p->batch_count; b++) {
+        size_t end = b + 1 < p->batch_count ? p->batches[b + 1].first : p->count;
+        p->batches[b].count = end - p->batches[b].first;
+        if (p->batches[b].count) p->batches[kept++] = p->batches[b];
+    }
+    p->batch_count = kept;
 }
 
 static int point_set_push(hm_ctx *ctx, point_set *p, double x, double y, double weight, double radius)
@@ -642,33 +694,36 @@ static int read_layer_gpkg(hm_ctx *ctx, const hm_density_options *o, OGRLayerH l
         sqlite3_close(db);
         return 0;
     }
-    const char *columns[5] = {fid, geometry, o->weight_field, o->radius_field,
-                              o->date_from || o->date_to ? o->date_field : NULL};
-    char *quoted[6] = {NULL};
+    const char *source = o->accumulator && OGR_FD_GetFieldIndex(OGR_L_GetLayerDefn(layer), "source_file") >= 0
+                             ? "source_file"
+                             : NULL;
+    const char *columns[6] = {fid, geometry, o->weight_field, o->radius_field,
+                              o->date_from || o->date_to ? o->date_field : NULL, source};
+    char *quoted[7] = {NULL};
     size_t sql_size = 64;
     int ok = 1;
-    for (int k = 0; k < 5; k++)
+    for (int k = 0; k < 6; k++)
         if (columns[k]) {
             quoted[k] = quote_identifier(columns[k]);
             ok = ok && quoted[k];
             sql_size += quoted[k] ? strlen(quoted[k]) + 2 : 0;
         }
-    quoted[5] = quote_identifier(name);
-    ok = ok && quoted[5];
-    char *sql = ok ? malloc(sql_size + (quoted[5] ? strlen(quoted[5]) : 0)) : NULL;
+    quoted[6] = quote_identifier(name);
+    ok = ok && quoted[6];
+    char *sql = ok ? malloc(sql_size + (quoted[6] ? strlen(quoted[6]) : 0)) : NULL;
     sqlite3_stmt *row = NULL;
     if (sql) {
         strcpy(sql, "SELECT ");
-        for (int k = 0; k < 5; k++) {
+        for (int k = 0; k < 6; k++) {
             strcat(sql, k ? ", " : "");
             strcat(sql, quoted[k] ? quoted[k] : "NULL");
         }
         strcat(sql, " FROM ");
-        strcat(sql, quoted[5]);
+        strcat(sql, quoted[6]);
         if (sqlite3_prepare_v2(db, sql, -1, &row, NULL) != SQLITE_OK) row = NULL;
     }
     free(sql);
-    for (int k = 0; k < 6; k++) free(quoted[k]);
+    for (int k = 0; k < 7; k++) free(quoted[k]);
     if (!row) {
         sqlite3_close(db);
         return 0;
@@ -751,6 +806,10 @@ static int read_layer_gpkg(hm_ctx *ctx, const hm_density_options *o, OGRLayerH l
                                    o->input, name, feature, radius, o->radius_field);
                 break;
             }
+        }
+        if (o->accumulator) {
+            *status = point_set_batch(ctx, points, sqlite3_column_blob(row, 5), (size_t)sqlite3_column_bytes(row, 5));
+            if (*status != HM_OK) break;
         }
         double x, y;
         size_t used;
@@ -850,6 +909,9 @@ static int read_layer(hm_ctx *ctx, const hm_density_options *o, OGRLayerH layer,
     OGR_L_SetIgnoredFields(layer, (const char **)ignored);
     CSLDestroy(ignored);
 
+    points->layer = XXH3_128bits(name, strlen(name));
+    if (o->accumulator && point_set_batch(ctx, points, "", 0) != HM_OK) /* the whole layer, unless read below */
+        return hm_error_code(ctx);
     OGRCoordinateTransformationH transformation = NULL;
     int status = layer_transformation(ctx, o->input, layer, &transformation);
     if (status != HM_OK) return status;
@@ -1232,8 +1294,7 @@ static int write_cog_file(hm_ctx *ctx, const hm_density_options *o, const char *
 
 /* The surface is no more readable than what it is made from (geocode makes a GeoPackage holding intelligence
  * owner-only): the permission bits its inputs lack are added to the umask while the file is created. */
-static int write_cog(hm_ctx *ctx, const hm_density_options *o, const char *path, const hm_kde_grid *g, float *data,
-                     char **metadata, const surface_stats *stats, GDALProgressFunc progress, void *progress_data)
+static mode_t narrow_umask(const hm_density_options *o)
 {
     const char *sources[] = {o->input, o->difference_a, o->difference_b};
     mode_t narrower = 0;
@@ -1242,6 +1303,13 @@ static int write_cog(hm_ctx *ctx, const hm_density_options *o, const char *path,
         if (sources[k] && stat(sources[k], &info) == 0) narrower |= ~info.st_mode & 0077;
     mode_t saved_umask = umask(0);
     umask(saved_umask | narrower);
+    return saved_umask;
+}
+
+static int write_cog(hm_ctx *ctx, const hm_density_options *o, const char *path, const hm_kde_grid *g, float *data,
+                     char **metadata, const surface_stats *stats, GDALProgressFunc progress, void *progress_data)
+{
+    mode_t saved_umask = narrow_umask(o);
     int status = write_cog_file(ctx, o, path, g, data, metadata, stats, progress, progress_data);
     umask(saved_umask);
     return status;
@@ -1366,6 +1434,277 @@ static int check_memory(hm_ctx *ctx, const hm_density_options *o, const hm_kde_g
                     "a grid of %ld x %ld cells of %g m needs %s and --max-memory is %s: use a larger --cell (about "
                     "%g m would fit), a smaller --extent, or raise --max-memory",
                     g->columns, g->rows, g->cell_m, need, limit, cell);
+}
+
+/* ---- sums kept between runs (--accumulator) ----------------------------------------------------------------
+ *
+ * An update adds a week of records to a million. For its surface to equal a full run's bit for bit, both must add
+ * the same doubles in the same order: floating-point addition is not associative, so "old surface + new kernels"
+ * equals a full run only when the full run is defined that way. With --accumulator the surface is therefore
+ *
+ *     S = L_1 + L_2 + ...           one term per layer (incidents, then intelligence: the order they are read)
+ *     L = ((0 + P_1) + P_2) + ...   one term per load batch of the layer, in load (fid) order
+ *
+ * cell by cell in double, rounded once to float32, where P_k is hm_kde_exact's double surface of batch k's points
+ * alone (a batch: the consecutive records of one source_file; the whole layer without that column). P_k is a
+ * function of its points, the settings and the grid only (kde.h: not of the thread count, nor of other points),
+ * and the accumulate mode adds exactly that double. Loads append: the pipeline gives new records fids after those
+ * of their kind, so the batches of an earlier load are a prefix of the batches now. The file keeps each layer's L
+ * with the identity of the batches summed into it: settings, grid and code revision (the key), and per batch its
+ * layer, source, count and a 128-bit hash of the bits of every x, y, weight and radius. A run whose batches begin
+ * with exactly the stored ones continues L from the stored doubles, adding P for the batches after them: the
+ * same additions, in the same order, as a run from nothing, hence the same bits. Anything else computes the layer
+ * from nothing: other settings or grid (an extent from the points that grew), records loaded before that changed
+ * (harm weights whose recency decay moved with the newest record, a file removed or re-geocoded), a missing,
+ * damaged or foreign file. The file is a cache checked against the records themselves, never trusted: deleting it
+ * changes the time taken, not the output. It is renamed into place after the GeoTIFF; a kill between the two
+ * leaves a file that describes its own batches, checked like any other.
+ *
+ * Layout: text lines, then each layer's sums (columns * rows doubles, in the order of the layer lines):
+ *     harmmap density sums 1
+ *     key HEX32                           settings, grid, code revision, double layout
+ *     layer NAME32 BATCHES DATAHASH16     followed by BATCHES lines "batch HEX32"
+ *     end                                                                                                     */
+
+#define SUMS_MAGIC "harmmap density sums 1\n"
+#define SUMS_MAX_LAYERS 64
+
+typedef struct sums_layer {
+    XXH128_hash_t name;
+    const char *label;               /* for messages */
+    size_t first_batch, batch_count; /* this run's batches of the layer */
+    size_t kept;                     /* how many of them the stored sum holds */
+    double *sum;
+} sums_layer;
+
+typedef struct kept_sums {
+    sums_layer layers[SUMS_MAX_LAYERS];
+    size_t layer_count;
+    XXH128_hash_t key;
+    XXH128_hash_t *batch_ids;
+    size_t batch_count, cells, batches_computed;
+    char note[256];
+} kept_sums;
+
+static void kept_sums_free(kept_sums *s)
+{
+    for (size_t l = 0; l < s->layer_count; l++) free(s->layers[l].sum);
+    free(s->batch_ids);
+    memset(s, 0, sizeof *s);
+}
+
+static void hex128(XXH128_hash_t h, char out[33])
+{
+    snprintf(out, 33, "%016llx%016llx", (unsigned long long)h.high64, (unsigned long long)h.low64);
+}
+
+static XXH128_hash_t batch_identity(const point_set *p, const point_batch *b)
+{
+    struct {
+        XXH128_hash_t layer, source, x, y, weight, radius;
+        uint64_t count;
+    } parts;
+    memset(&parts, 0, sizeof parts);
+    size_t bytes = b->count * sizeof(double);
+    parts.layer = b->layer;
+    parts.source = b->source;
+    parts.x = XXH3_128bits(p->x + b->first, bytes);
+    parts.y = XXH3_128bits(p->y + b->first, bytes);
+    parts.weight = XXH3_128bits(p->weight + b->first, bytes);
+    if (p->radius) parts.radius = XXH3_128bits(p->radius + b->first, bytes);
+    parts.count = b->count;
+    return XXH3_128bits(&parts, sizeof parts);
+}
+
+static XXH128_hash_t sums_key(const hm_kde_params *params, int per_point_radius, const hm_kde_grid *g)
+{
+    double probe = 1.5;
+    unsigned char bytes[sizeof probe];
+    memcpy(bytes, &probe, sizeof bytes);
+    char text[512];
+    int length = snprintf(text, sizeof text,
+                          "harmmap %s kde-revision %d | kernel %d decay %.17g output %d radius %.17g per-point %d | "
+                          "grid %.17g %.17g %.17g %ld %ld | double %zu %02x%02x",
+                          hm_version(), HM_KDE_EXACT_REVISION, (int)params->kernel, params->decay,
+                          (int)params->output, params->radius_m, per_point_radius, g->x_min_m, g->y_max_m, g->cell_m,
+                          g->columns, g->rows, sizeof probe, bytes[0], bytes[sizeof bytes - 1]);
+    return XXH3_128bits(text, (size_t)length);
+}
+
+/* Reads the stored sums that this run's batches continue into layers[].sum and .kept; says in s->note why the
+ * other layers start from nothing. A file that cannot be used is a reason, never an error. */
+static void sums_load(const char *path, kept_sums *s)
+{
+    char why[200] = "";
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(s->note, sizeof s->note, "no sums kept yet: all %zu batches computed", s->batch_count);
+        return;
+    }
+    struct stored {
+        long layer;         /* index in s->layers, or -1 when not continued */
+        unsigned long long data_hash;
+    } stored[SUMS_MAX_LAYERS];
+    size_t stored_count = 0;
+    char line[160], text[64], want[33];
+    int ok = fgets(line, sizeof line, f) && strcmp(line, SUMS_MAGIC) == 0;
+    hex128(s->key, want);
+    if (ok && !(fgets(line, sizeof line, f) && sscanf(line, "key %32s", text) == 1 && strcmp(text, want) == 0)) {
+        snprintf(why, sizeof why, "the settings, grid or version changed");
+        ok = 0;
+    }
+    while (ok && fgets(line, sizeof line, f) && strcmp(line, "end\n") != 0) {
+        unsigned long long batches = 0, data_hash = 0;
+        if (stored_count == SUMS_MAX_LAYERS || sscanf(line, "layer %32s %llu %llx", text, &batches, &data_hash) != 3) {
+            ok = 0;
+            break;
+        }
+        long match = -1;
+        for (size_t l = 0; l < s->layer_count && match < 0; l++) {
+            char name[33];
+            hex128(s->layers[l].name, name);
+            if (strcmp(name, text) == 0 && !s->layers[l].sum && s->layers[l].kept == 0) match = (long)l;
+        }
+        int prefix = match >= 0 && batches > 0 && batches <= s->layers[match].batch_count;
+        for (unsigned long long b = 0; ok && b < batches; b++) {
+            char id[33];
+            ok = fgets(line, sizeof line, f) && sscanf(line, "batch %32s", text) == 1;
+            if (ok && prefix) {
+                hex128(s->batch_ids[s->layers[match].first_batch + b], id);
+                prefix = strcmp(id, text) == 0;
+            }
+        }
+        if (match >= 0 && !prefix && !why[0])
+            snprintf(why, sizeof why, "the records of %s loaded before changed", s->layers[match].label);
+        if (prefix) s->layers[match].kept = (size_t)batches; /* claims the layer; confirmed below */
+        stored[stored_count].layer = prefix ? match : -1;
+        stored[stored_count++].data_hash = data_hash;
+    }
+    if (ok && strcmp(line, "end\n") != 0) ok = 0;
+    for (size_t k = 0; ok && k < stored_count; k++) {
+        size_t bytes = s->cells * sizeof(double);
+        if (stored[k].layer < 0) {
+            ok = fseeko(f, (off_t)bytes, SEEK_CUR) == 0;
+            continue;
+        }
+        sums_layer *layer = &s->layers[stored[k].layer];
+        layer->sum = malloc(bytes);
+        ok = layer->sum && fread(layer->sum, 1, bytes, f) == bytes &&
+             XXH3_64bits(layer->sum, bytes) == (XXH64_hash_t)stored[k].data_hash;
+    }
+    if (ok && fgetc(f) != EOF) ok = 0;
+    fclose(f);
+    if (!ok) { /* nothing from a damaged file */
+        for (size_t l = 0; l < s->layer_count; l++) {
+            free(s->layers[l].sum);
+            s->layers[l].sum = NULL;
+            s->layers[l].kept = 0;
+        }
+        if (!why[0]) snprintf(why, sizeof why, "the file of kept sums is damaged or foreign");
+    }
+    for (size_t l = 0; l < s->layer_count; l++)
+        if (!s->layers[l].sum) s->layers[l].kept = 0;
+    size_t kept = 0;
+    for (size_t l = 0; l < s->layer_count; l++) kept += s->layers[l].kept;
+    if (kept == 0)
+        snprintf(s->note, sizeof s->note, "full computation (%s): all %zu batches computed",
+                 why[0] ? why : "no batch kept", s->batch_count);
+    else if (why[0])
+        snprintf(s->note, sizeof s->note, "%zu of %zu batches from the kept sums; %s, so that layer was computed "
+                                          "in full", kept, s->batch_count, why);
+    else
+        snprintf(s->note, sizeof s->note, "%zu of %zu batches from the kept sums, %zu computed", kept,
+                 s->batch_count, s->batch_count - kept);
+}
+
+/* The surface as the sum of the batches' surfaces (see above), continuing the kept sums where they apply. */
+static int compute_by_batches(hm_ctx *ctx, const hm_density_options *o, const hm_kde_params *params,
+                              const point_set *points, const layer_report *reports, size_t report_count,
+                              const hm_kde_grid *g, const unsigned char *mask, float *surface, kept_sums *s)
+{
+    memset(s, 0, sizeof *s);
+    s->cells = (size_t)g->columns * (size_t)g->rows;
+    s->batch_count = points->batch_count;
+    s->key = sums_key(params, points->radius != NULL, g);
+    s->batch_ids = malloc((points->batch_count + 1) * sizeof *s->batch_ids);
+    if (!s->batch_ids) return hm_error(ctx, HM_ENOMEM, "out of memory for %zu batches", points->batch_count);
+    for (size_t b = 0; b < points->batch_count; b++) {
+        const point_batch *batch = &points->batches[b];
+        s->batch_ids[b] = batch_identity(points, batch);
+        if (b == 0 || !XXH128_isEqual(batch->layer, points->batches[b - 1].layer)) {
+            if (s->layer_count == SUMS_MAX_LAYERS)
+                return hm_error(ctx, HM_EINVAL, "--accumulator: more than %d layers", SUMS_MAX_LAYERS);
+            sums_layer *layer = &s->layers[s->layer_count++];
+            layer->name = batch->layer;
+            layer->first_batch = b;
+            layer->label = "a layer";
+            for (size_t k = 0; k < report_count; k++)
+                if (XXH128_isEqual(XXH3_128bits(reports[k].name, strlen(reports[k].name)), batch->layer))
+                    layer->label = reports[k].name;
+        }
+        s->layers[s->layer_count - 1].batch_count++;
+    }
+    sums_load(o->accumulator, s);
+    int status = HM_OK;
+    for (size_t l = 0; l < s->layer_count && status == HM_OK; l++) {
+        sums_layer *layer = &s->layers[l];
+        if (!layer->sum && !(layer->sum = calloc(s->cells, sizeof(double))))
+            return hm_error(ctx, HM_ENOMEM, "out of memory for the sums of %ld x %ld cells", g->columns, g->rows);
+        for (size_t b = layer->first_batch + layer->kept; b < layer->first_batch + layer->batch_count; b++) {
+            const point_batch *batch = &points->batches[b];
+            hm_kde_points part = {points->x + batch->first, points->y + batch->first,
+                                  points->weight + batch->first, points->radius ? points->radius + batch->first : NULL,
+                                  batch->count};
+            hm_kde_raster raster = {NULL, layer->sum, NULL, HM_KDE_NODATA, 1};
+            status = hm_kde_exact(ctx, params, &part, g, &raster);
+            if (status != HM_OK) break;
+            s->batches_computed++;
+        }
+    }
+    for (size_t c = 0; c < s->cells && status == HM_OK; c++) {
+        double value = s->layer_count ? s->layers[0].sum[c] : 0;
+        for (size_t l = 1; l < s->layer_count; l++) value += s->layers[l].sum[c];
+        surface[c] = mask && !mask[c] ? (float)HM_KDE_NODATA : (float)value;
+    }
+    return status;
+}
+
+/* Writes the sums atomically (a temporary beside the file, fsynced, renamed over it). */
+static int sums_write(hm_ctx *ctx, const char *path, const kept_sums *s)
+{
+    size_t header_size = 128 + s->layer_count * 96 + s->batch_count * 48, used = 0;
+    char *header = malloc(header_size), hex[33];
+    if (!header) return hm_error(ctx, HM_ENOMEM, "out of memory");
+    hex128(s->key, hex);
+    used += (size_t)snprintf(header + used, header_size - used, SUMS_MAGIC "key %s\n", hex);
+    size_t bytes = s->cells * sizeof(double);
+    for (size_t l = 0; l < s->layer_count; l++) {
+        const sums_layer *layer = &s->layers[l];
+        hex128(layer->name, hex);
+        used += (size_t)snprintf(header + used, header_size - used, "layer %s %zu %016llx\n", hex,
+                                 layer->batch_count, (unsigned long long)XXH3_64bits(layer->sum, bytes));
+        for (size_t b = 0; b < layer->batch_count; b++) {
+            hex128(s->batch_ids[layer->first_batch + b], hex);
+            used += (size_t)snprintf(header + used, header_size - used, "batch %s\n", hex);
+        }
+    }
+    used += (size_t)snprintf(header + used, header_size - used, "end\n");
+    char temporary[4096];
+    snprintf(temporary, sizeof temporary, "%s.tmp-%ld", path, (long)getpid());
+    FILE *f = fopen(temporary, "wb");
+    int ok = f && fwrite(header, 1, used, f) == used;
+    for (size_t l = 0; ok && l < s->layer_count; l++) ok = fwrite(s->layers[l].sum, 1, bytes, f) == bytes;
+    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    if (f && fclose(f) != 0) ok = 0;
+    free(header);
+    if (ok && rename(temporary, path) == 0) {
+        hm_remove_stale_temporaries(ctx, temporary);
+        return HM_OK;
+    }
+    int saved = errno;
+    unlink(temporary);
+    return hm_error(ctx, HM_EIO, "%s: cannot write the kept sums (%s): the next run will compute them again", path,
+                    strerror(saved));
 }
 
 /* ---- the difference of two surfaces ------------------------------------------------------------------------ */
@@ -1562,7 +1901,11 @@ static int density_run(hm_ctx *ctx, const hm_density_options *o, GDALProgressFun
     OGRLayerH boundary = NULL;
     double clock = seconds_now();
     int status = read_points(ctx, o, &points, &reports, &report_count);
+    point_set_close_batches(&points);
     verbose_time(ctx, "read the points", &clock);
+    int by_batches = o->accumulator && !o->compat_qgis; /* QGIS's float32 sums are QGIS's, in one pass */
+    kept_sums sums;
+    memset(&sums, 0, sizeof sums);
     size_t rejected = points.rejected_geometry + points.rejected_weight + points.rejected_radius +
                       points.rejected_date_missing + points.rejected_date_outside;
     if (status == HM_OK && points.count == 0) {
@@ -1645,6 +1988,12 @@ static int density_run(hm_ctx *ctx, const hm_density_options *o, GDALProgressFun
     if (status == HM_OK) {
         double cells = (double)grid.columns * (double)grid.rows;
         double per_cell = 4.0 * 4.0 / 3.0 + (boundary ? 1.0 : 0.0); /* float32 surface, overviews, mask */
+        if (by_batches) { /* a double sum per layer */
+            size_t layers = 0;
+            for (size_t b = 0; b < points.batch_count; b++)
+                layers += b == 0 || !XXH128_isEqual(points.batches[b].layer, points.batches[b - 1].layer);
+            per_cell += 8.0 * (double)layers;
+        }
         double work = o->compat_qgis ? (double)hm_kde_qgis_work_bytes(&params, points.count, &grid)
                                      : (double)hm_kde_exact_work_bytes(&params, points.count, &grid);
         double points_bytes = (double)points.count * (points.radius ? 32.0 : 24.0);
@@ -1658,14 +2007,19 @@ static int density_run(hm_ctx *ctx, const hm_density_options *o, GDALProgressFun
             status = hm_error(ctx, HM_ENOMEM, "out of memory for %ld x %ld cells", grid.columns, grid.rows);
     }
     if (status == HM_OK && boundary) status = rasterize_mask(ctx, o, boundary, &grid, mask);
+    verbose_time(ctx, "chose the grid and its mask", &clock);
     if (progress && status == HM_OK) progress(0.05, "computing", NULL);
 
     size_t dropped = 0;
     if (status == HM_OK) {
-        hm_kde_raster raster = {surface, NULL, mask, HM_KDE_NODATA};
-        status = o->compat_qgis ? hm_kde_qgis(ctx, &params, &kde_points, &grid, &raster, &dropped)
-                                : hm_kde_exact(ctx, &params, &kde_points, &grid, &raster);
+        hm_kde_raster raster = {surface, NULL, mask, HM_KDE_NODATA, 0};
+        if (by_batches)
+            status = compute_by_batches(ctx, o, &params, &points, reports, report_count, &grid, mask, surface, &sums);
+        else
+            status = o->compat_qgis ? hm_kde_qgis(ctx, &params, &kde_points, &grid, &raster, &dropped)
+                                    : hm_kde_exact(ctx, &params, &kde_points, &grid, &raster);
     }
+    if (status == HM_OK && by_batches) hm_info(ctx, "density: %s", sums.note);
     verbose_time(ctx, "computed the surface", &clock);
     if (status == HM_OK && dropped)
         hm_warn(ctx, "--compat qgis: %zu points are dropped, as QGIS drops them (their kernel block does not fit "
@@ -1754,6 +2108,15 @@ static int density_run(hm_ctx *ctx, const hm_density_options *o, GDALProgressFun
         status = write_cog(ctx, o, o->output, &grid, surface, md, &stats, scaled ? GDALScaledProgress : NULL, scaled);
         if (scaled) GDALDestroyScaledProgress(scaled);
         verbose_time(ctx, "wrote the GeoTIFF", &clock);
+        if (status == HM_OK && by_batches) { /* a cache: failing to keep it costs the next run time, no more */
+            mode_t saved_umask = narrow_umask(o);
+            if (sums_write(ctx, o->accumulator, &sums) != HM_OK) {
+                hm_warn(ctx, "%s", hm_error_message(ctx));
+                hm_error_clear(ctx);
+            }
+            umask(saved_umask);
+            verbose_time(ctx, "kept the sums", &clock);
+        }
         /* QGIS's default style beside the surface (the tiles' ramp): a missing style is not worth failing for. */
         if (status == HM_OK && hm_styles_write_surface_qml(ctx, o->output, NULL, NULL, 0) != HM_OK) {
             hm_warn(ctx, "%s: the QGIS style beside it was not written: %s", o->output, hm_error_message(ctx));
@@ -1772,6 +2135,7 @@ static int density_run(hm_ctx *ctx, const hm_density_options *o, GDALProgressFun
             summary->maximum = stats.maximum;
             summary->mean = stats.mean;
             summary->surface_integral = stats.sum * grid.cell_m * grid.cell_m;
+            if (by_batches) snprintf(summary->batches_note, sizeof summary->batches_note, "%s", sums.note);
         }
         if (status == HM_OK)
             hm_info(ctx,
@@ -1787,6 +2151,7 @@ static int density_run(hm_ctx *ctx, const hm_density_options *o, GDALProgressFun
     free(mask);
     free(reports);
     point_set_free(&points);
+    kept_sums_free(&sums);
     hm_ctx_set_verbosity(ctx, saved_verbosity);
     return status;
 }

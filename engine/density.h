@@ -46,6 +46,7 @@ typedef struct hm_density_summary {
     double cell_m;
     double minimum, maximum, mean; /* over cells that are not nodata */
     double surface_integral;       /* sum of the cells times the cell area */
+    char batches_note[256];        /* --accumulator: how many load batches came from the kept sums, and why not */
 } hm_density_summary;
 
 /* Runs the command. progress may be NULL (GDALTermProgress is used on a terminal unless quiet); summary may be

@@ -439,6 +439,7 @@ static inline __attribute__((always_inline)) void sweep_row_stride(const exact_j
             else if (job->nonnegative && value < 0) value = 0; /* rounding below an exact zero */
             if (mask && !mask[i]) value = raster->nodata;
             if (out32) out32[i] = (float)value;
+            else if (raster->accumulate) out64[i] += value;
             else out64[i] = value;
         }
     }
@@ -475,12 +476,16 @@ static void *exact_worker(void *shared)
         long row0 = chunk * K, row_end = row0 + K < g->rows ? row0 + K : g->rows;
         long first_bucket = (row0 - job->span_rows + 1) / K;
         if (first_bucket < 0) first_bucket = 0;
+        int touched = 0;
         for (size_t n = job->bucket[first_bucket]; n < job->bucket[chunk + 1]; n++) {
             const kde_point *p = &job->points[n];
             long first = point_first_row(g, p), last = point_last_row(g, p);
             if (last < row0) continue;
             add_point(job, &rows, row0, p, first > row0 ? first : row0, last < row_end - 1 ? last : row_end - 1);
+            touched = 1;
         }
+        /* Rows no kernel reaches are 0 everywhere: when accumulating, adding them would change nothing. */
+        if (!touched && job->raster->accumulate) continue;
         for (long j = row0; j < row_end; j++) sweep_row(job, &rows, j - row0, j);
     }
 done:
@@ -557,6 +562,8 @@ int hm_kde_exact(hm_ctx *ctx, const hm_kde_params *params, const hm_kde_points *
         return hm_error(ctx, HM_EINVAL, "empty grid (%ld x %ld cells)", grid->columns, grid->rows);
     if ((raster->f32 == NULL) == (raster->f64 == NULL))
         return hm_error(ctx, HM_EINTERNAL, "hm_kde_exact: exactly one of f32 and f64 must be given");
+    if (raster->accumulate && (!raster->f64 || raster->mask))
+        return hm_error(ctx, HM_EINTERNAL, "hm_kde_exact: accumulating needs f64 and no mask");
     if (params->kernel == HM_KERNEL_TRIANGULAR && params->output == HM_KDE_SCALED && !(params->decay > -0.5))
         return hm_error(ctx, HM_EINVAL,
                         "decay %g: a scaled triangular kernel needs decay > -0.5 (its integral is pi r^2 (1 + 2 "

@@ -79,6 +79,10 @@ typedef enum hm_kde_output {
     HM_KDE_SCALED = 1 /* each kernel divided by its integral over the disc: the surface integrates to sum of w */
 } hm_kde_output;
 
+/* The revision of hm_kde_exact's arithmetic: raise it with any change that can alter a single bit of its output,
+ * so that sums kept by an earlier build (density.c, --accumulator) are not continued by this one. */
+#define HM_KDE_EXACT_REVISION 1
+
 /* Nodata value of both modes (QGIS's). */
 #define HM_KDE_NODATA (-9999.0)
 
@@ -139,6 +143,11 @@ typedef struct hm_kde_raster {
     double *f64;
     const unsigned char *mask;
     double nodata;
+    /* hm_kde_exact, f64 without a mask only: add each cell's value to what f64 holds instead of storing it. The
+     * value added is the very double the surface would have on its own, so a surface summed batch by batch is
+     * the same, bit for bit, however the sum is split across runs, as long as the batches are added in the same
+     * order (density.c keeps such sums between runs). */
+    int accumulate;
 } hm_kde_raster;
 
 /* The exact surface on `grid` (see above). Points outside the grid count where their kernels reach in. */

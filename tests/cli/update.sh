@@ -76,6 +76,10 @@ total=$(json $m 'm["counts"]["tiles"]')
 expect_eq "repeated_id flags" "$(sql out/harmmap.gpkg "SELECT count(*) FROM incidents WHERE source_file LIKE '%overlap.csv' AND repeated_id = 1")" 6
 expect_eq "duplicate_id rejects" "$(sql out/harmmap.gpkg "SELECT count(*) FROM rejects WHERE source_file LIKE '%newintel.csv' AND reason = 'duplicate_id'")" 3
 
+# density continued the sums kept by the run (six batches: five months, intelligence) with the three new files.
+density_note=$(json $m '[s["note"] for s in m["stages"] if s["name"] == "density"][0]')
+grep -q "6 of 9 batches from the kept sums, 3 computed" <<<"$density_note" || fail "density: $density_note"
+
 # The same project run in full, in the same place, writes the same outputs.
 mv out updated
 "$HM_BINARY" run -q p.ini || fail "full run failed"

@@ -175,7 +175,7 @@ static void test_single_point(void **state)
         for (int scaled = 0; scaled <= 1; scaled++) {
             hm_kde_params params = {all_kernels[k], 0.2, scaled ? HM_KDE_SCALED : HM_KDE_RAW, r, 2, NULL};
             if (scaled && all_kernels[k] == HM_KERNEL_TRIANGULAR) params.decay = 0.2;
-            hm_kde_raster raster = {NULL, out, NULL, HM_KDE_NODATA};
+            hm_kde_raster raster = {NULL, out, NULL, HM_KDE_NODATA, 0};
             assert_int_equal(hm_kde_exact(ctx, &params, &points, &g, &raster), HM_OK);
             double worst = 0, peak = 0;
             for (long j = 0; j < g.rows; j++)
@@ -226,7 +226,7 @@ static void test_scaled_integral(void **state)
     const double tolerance[] = {1e-6, 2e-3, 2e-3, 1e-6, 1e-4};
     for (size_t k = 0; k < 5; k++) {
         hm_kde_params params = {all_kernels[k], 0.5, HM_KDE_SCALED, 400, 0, NULL};
-        hm_kde_raster raster = {NULL, out, NULL, HM_KDE_NODATA};
+        hm_kde_raster raster = {NULL, out, NULL, HM_KDE_NODATA, 0};
         assert_int_equal(hm_kde_exact(ctx, &params, &points, &g, &raster), HM_OK);
         double sum = 0;
         for (size_t c = 0; c < cells; c++) sum += out[c];
@@ -252,7 +252,7 @@ static double compare_with_reference(hm_ctx *ctx, const hm_kde_points *points, c
     for (size_t k = 0; k < 5; k++)
         for (int scaled = 0; scaled <= 1; scaled++) {
             hm_kde_params params = {all_kernels[k], decay, scaled ? HM_KDE_SCALED : HM_KDE_RAW, radius, threads, NULL};
-            hm_kde_raster raster = {NULL, fast, NULL, HM_KDE_NODATA};
+            hm_kde_raster raster = {NULL, fast, NULL, HM_KDE_NODATA, 0};
             assert_int_equal(hm_kde_exact(ctx, &params, points, g, &raster), HM_OK);
             reference_surface(&params, points, g, slow, covered);
             double difference = relative_difference(fast, slow, cells);
@@ -334,11 +334,11 @@ static void test_threads_identical(void **state)
     const int thread_counts[] = {2, 3, 8};
     for (size_t k = 0; k < 5; k++) {
         hm_kde_params params = {all_kernels[k], 0, HM_KDE_SCALED, 220, 1, NULL};
-        hm_kde_raster raster = {one, NULL, NULL, HM_KDE_NODATA};
+        hm_kde_raster raster = {one, NULL, NULL, HM_KDE_NODATA, 0};
         assert_int_equal(hm_kde_exact(ctx, &params, &points, &g, &raster), HM_OK);
         for (size_t t = 0; t < 3; t++) {
             params.threads = thread_counts[t];
-            hm_kde_raster other = {many, NULL, NULL, HM_KDE_NODATA};
+            hm_kde_raster other = {many, NULL, NULL, HM_KDE_NODATA, 0};
             assert_int_equal(hm_kde_exact(ctx, &params, &points, &g, &other), HM_OK);
             assert_memory_equal(one, many, cells * sizeof *one);
         }
@@ -348,7 +348,7 @@ static void test_threads_identical(void **state)
         params.threads = 1;
         assert_int_equal(hm_kde_qgis_grid(ctx, &params, &points, 7.5, &qg), HM_OK);
         float *q1 = malloc((size_t)(qg.columns * qg.rows) * sizeof *q1), *q3 = malloc((size_t)(qg.columns * qg.rows) * sizeof *q3);
-        hm_kde_raster r1 = {q1, NULL, NULL, HM_KDE_NODATA}, r3 = {q3, NULL, NULL, HM_KDE_NODATA};
+        hm_kde_raster r1 = {q1, NULL, NULL, HM_KDE_NODATA, 0}, r3 = {q3, NULL, NULL, HM_KDE_NODATA, 0};
         assert_int_equal(hm_kde_qgis(ctx, &params, &points, &qg, &r1, NULL), HM_OK);
         params.threads = 3;
         assert_int_equal(hm_kde_qgis(ctx, &params, &points, &qg, &r3, NULL), HM_OK);
@@ -437,7 +437,7 @@ static void test_qgis_transcription(void **state)
             assert_int_equal(columns, g.columns);
             assert_int_equal(rows, g.rows);
             float *got = malloc((size_t)(columns * rows) * sizeof *got);
-            hm_kde_raster raster = {got, NULL, NULL, HM_KDE_NODATA};
+            hm_kde_raster raster = {got, NULL, NULL, HM_KDE_NODATA, 0};
             size_t dropped = 99;
             assert_int_equal(hm_kde_qgis(ctx, &params, &points, &g, &raster, &dropped), HM_OK);
             assert_int_equal(dropped, 0);
@@ -468,7 +468,7 @@ static void test_qgis_transcription(void **state)
     assert_int_equal(hm_kde_qgis_grid(ctx, &params, &points, 25, &g), HM_OK);
     float *q = malloc((size_t)(g.columns * g.rows) * sizeof *q);
     double *exact = malloc((size_t)(g.columns * g.rows) * sizeof *exact);
-    hm_kde_raster qr = {q, NULL, NULL, HM_KDE_NODATA}, er = {NULL, exact, NULL, HM_KDE_NODATA};
+    hm_kde_raster qr = {q, NULL, NULL, HM_KDE_NODATA, 0}, er = {NULL, exact, NULL, HM_KDE_NODATA, 0};
     assert_int_equal(hm_kde_qgis(ctx, &params, &points, &g, &qr, NULL), HM_OK);
     assert_int_equal(hm_kde_exact(ctx, &params, &points, &g, &er), HM_OK); /* same grid, true centres */
     double difference = 0, maximum = 0;
@@ -527,7 +527,7 @@ static void test_bad_input(void **state)
     assert_int_equal(hm_kde_grid_aligned(ctx, 0, 0, 100, 100, 10, &g), HM_OK);
     double x[] = {50, 60}, y[] = {50, 40}, w[] = {1, 1}, r[] = {20, 0};
     double out[100];
-    hm_kde_raster raster = {NULL, out, NULL, HM_KDE_NODATA};
+    hm_kde_raster raster = {NULL, out, NULL, HM_KDE_NODATA, 0};
     hm_kde_points points = {x, y, w, NULL, 2};
     hm_kde_params params = {HM_KERNEL_QUARTIC, 0, HM_KDE_RAW, 0, 1, NULL};
     assert_int_equal(hm_kde_exact(ctx, &params, &points, &g, &raster), HM_EINVAL);
@@ -547,7 +547,7 @@ static void test_bad_input(void **state)
     assert_non_null(strstr(hm_error_message(ctx), "point 1: radius"));
     params.output = HM_KDE_SCALED;
     float f[400];
-    hm_kde_raster qgis = {f, NULL, NULL, HM_KDE_NODATA};
+    hm_kde_raster qgis = {f, NULL, NULL, HM_KDE_NODATA, 0};
     hm_kde_grid qg;
     assert_int_equal(hm_kde_qgis_grid(ctx, &params, &points, 10, &qg), HM_OK);
     hm_error_clear(ctx);
@@ -569,7 +569,7 @@ static void test_mask(void **state)
     for (int k = 0; k < 100; k++) mask[k] = k % 10 < 5;
     double masked[100], plain[100];
     hm_kde_params params = {HM_KERNEL_EPANECHNIKOV, 0, HM_KDE_RAW, 45, 1, NULL};
-    hm_kde_raster a = {NULL, masked, mask, HM_KDE_NODATA}, b = {NULL, plain, NULL, HM_KDE_NODATA};
+    hm_kde_raster a = {NULL, masked, mask, HM_KDE_NODATA, 0}, b = {NULL, plain, NULL, HM_KDE_NODATA, 0};
     assert_int_equal(hm_kde_exact(ctx, &params, &points, &g, &a), HM_OK);
     assert_int_equal(hm_kde_exact(ctx, &params, &points, &g, &b), HM_OK);
     for (int k = 0; k < 100; k++) assert_true(mask[k] ? masked[k] == plain[k] : masked[k] == HM_KDE_NODATA);
