@@ -131,7 +131,7 @@ static void folder_becomes_a_project(void **state)
     fixture *f = *state;
     make_outputs(f);
     char project[1024];
-    hm_qgis_folder_options options = {NULL, "Test", NULL, NULL, NULL};
+    hm_qgis_folder_options options = {NULL, "Test", NULL, NULL, NULL, NULL};
     assert_int_equal(hm_qgis_prepare_folder(f->ctx, f->dir, &options, project, sizeof project), HM_OK);
     char expected[1024];
     snprintf(expected, sizeof expected, "%s/harmmap.qgs", f->dir);
