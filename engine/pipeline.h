@@ -4,7 +4,10 @@
  *
  * run: geocode -> aggregate -> density -> tiles -> qgis, every stage a library call made with the argv the project
  * maps to (so that `harmmap run` does what those commands typed by hand would do), into the output folder.
- * aggregate runs on a thread of its own beside density and tiles (pipeline.c says why that is safe):
+ * harmmap.gpkg is written once per run or update: geocode writes a working copy beside it, aggregate adds its layers
+ * and the styles and metadata go into that copy, and it is renamed over harmmap.gpkg as a whole; then density and
+ * tiles read it, with the public product beside them on a thread of its own (pipeline.c, "harmmap.gpkg: written
+ * once per run or update"):
  *
  *   harmmap.gpkg                  records (incidents, intelligence), boundaries, rejects, runs, ward_harm, beat_harm
  *   ward_harm.csv, beat_harm.csv, report.html        tables and the report for planners
@@ -33,7 +36,9 @@
  * project would write:
  *
  *   geocode    only the new files are read: geocode writes them to a scratch GeoPackage with the project's
- *              settings, then pipeline_records.c merges it into harmmap.gpkg in one SQLite transaction. What a
+ *              settings, then pipeline_records.c merges it in one SQLite transaction into the update's working copy
+ *              of harmmap.gpkg (the one copy of the file an update makes, which aggregate and the styles also
+ *              write into before it replaces harmmap.gpkg, whole, at once). What a
  *              full run would do differently is exactly what depends on records read earlier in the same run:
  *              the ids seen (a new record whose id is in the project is flagged repeated_id, or becomes a
  *              duplicate_id reject with the raw text and words geocode uses) and the order of rows (new records
@@ -43,7 +48,7 @@
  *   aggregate  run again in full over the merged GeoPackage. Ranks, shares, hot spots, BH q-values and the
  *              period tests depend on every area, and the per-area sums are floating-point sums in record order,
  *              so only a full pass gives the same bits. It reads attributes only (about a second a million records)
- *              but rewrites the GeoPackage atomically (a copy), which is its main cost on a large project.
+ *              and writes its layers into the working copy in place (no copy of its own).
  *   density    run again in full, when records were added: a week of new incidents lands all over a force area
  *              (a 500 m kernel around 6,000 points touches a quarter of a West Midlands grid, in every part of
  *              it), so a window would be the whole grid, and the kernel sums must be made in the same order as a
@@ -51,8 +56,9 @@
  *   tiles      `harmmap tiles --update`: a tile is drawn again only when the cells under it changed (the tiles
  *              manifest keeps a hash of each tile's source window); others are kept byte for byte. The colour
  *              range is the project's (or auto, then a new maximum redraws every tile, as a full run would).
- *   qgis       `harmmap qgis` on the output folder again: styles (class breaks) and metadata (row counts,
- *              inputs) describe the whole GeoPackage.
+ *   qgis       styles (class breaks) and metadata (row counts, inputs) describe the whole GeoPackage: written
+ *              into the working copy as `harmmap qgis` would, before it replaces harmmap.gpkg; then `harmmap qgis`
+ *              on the output folder for the rest (surface style, public/, the project).
  *
  * An update refuses, and says to run `harmmap run` instead, when a full run would not give the same result from
  * the same project: the settings or the harmmap/GDAL/PROJ/GEOS versions changed, a loaded input or another file
