@@ -244,10 +244,12 @@ int hm_tiles(hm_ctx *ctx, const hm_tiles_options *options, GDALProgressFunc prog
     if (o->update && s.full_render) hm_info(ctx, "update drew every tile: %s", s.full_render_reason);
     hm_info(
         ctx,
-        "%s: zooms %d-%d, %lld tiles written (%lld drawn, %lld kept from the previous run, %lld uniform), "
-        "%lld positions with nothing to draw; colour range %.6g to %.6g%s; %.2f s",
+        "%s: zooms %d-%d, %lld tiles written (%lld drawn, %lld kept from the previous run, %lld of them "
+        "drawn with the same pixels, %lld uniform), %lld positions with nothing to draw; colour range %.6g to "
+        "%.6g%s; %.2f s",
         o->output_dir, o->min_zoom, o->max_zoom, s.counts.written + s.counts.reused, s.counts.drawn,
-        s.counts.reused, s.counts.uniform, s.counts.nothing_to_draw, s.range_min, s.range_max,
+        s.counts.reused, s.counts.same_pixels, s.counts.uniform, s.counts.nothing_to_draw, s.range_min,
+        s.range_max,
         s.range_from_previous ? " (kept from the previous run; --range auto recomputes it)" : "", s.seconds);
     /* The surface opened alone in QGIS gets the tiles' ramp, range and threshold: <surface>.qml (styles.h).
      * The tiles are the product: a folder we cannot write to costs only a warning. */

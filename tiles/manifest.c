@@ -43,14 +43,17 @@ int hm_manifest_read(hm_ctx *ctx, const char *path, hm_manifest *manifest, int *
             header_seen = 1;
             continue;
         }
-        char word[32], text[256], png_text[64];
+        char word[32], text[256], png_text[64], pixels_text[64];
         int zoom, x, y;
         hm_manifest_entry e;
         memset(&e, 0, sizeof e);
-        if (sscanf(line, "%d %d %d %63s %63s", &zoom, &x, &y, text, png_text) == 5) {
+        int fields = sscanf(line, "%d %d %d %63s %63s %63s", &zoom, &x, &y, text, png_text, pixels_text);
+        if (fields >= 5) {
+            e.has_pixels_hash = fields == 6;
             if (zoom < 0 || zoom > HM_MAX_ZOOM || x < 0 || y < 0 ||
                 hm_hash128_parse(text, &e.source_hash) != 0 ||
-                (strcmp(png_text, "-") != 0 && hm_hash128_parse(png_text, &e.png_hash) != 0)) {
+                (strcmp(png_text, "-") != 0 && hm_hash128_parse(png_text, &e.png_hash) != 0) ||
+                (e.has_pixels_hash && hm_hash128_parse(pixels_text, &e.pixels_hash) != 0)) {
                 status = hm_error(ctx, HM_EFORMAT,
                                   "%s:%lu: bad tile line; the manifest is damaged: render without "
                                   "--update to rebuild it",
@@ -129,10 +132,14 @@ int hm_manifest_write_header(hm_ctx *ctx, FILE *file, const hm_manifest *m, cons
 }
 
 int hm_manifest_write_tile(FILE *file, int zoom, int x, int y, hm_hash128 source_hash,
-                           const hm_hash128 *png_hash)
+                           const hm_hash128 *png_hash, const hm_hash128 *pixels_hash)
 {
-    char source_text[33], png_text[33] = "-";
+    char source_text[33], png_text[33] = "-", pixels_text[34] = "";
     hm_hash128_format(source_hash, source_text);
     if (png_hash) hm_hash128_format(*png_hash, png_text);
-    return fprintf(file, "%d %d %d %s %s\n", zoom, x, y, source_text, png_text) < 0 ? -1 : 0;
+    if (png_hash && pixels_hash) {
+        pixels_text[0] = ' ';
+        hm_hash128_format(*pixels_hash, pixels_text + 1);
+    }
+    return fprintf(file, "%d %d %d %s %s%s\n", zoom, x, y, source_text, png_text, pixels_text) < 0 ? -1 : 0;
 }

@@ -11,13 +11,14 @@
  *     ramp viridis
  *     tms 0
  *     source /path/surface.tif
- *     8 126 85 <source window hash> <png hash | ->
+ *     8 126 85 <source window hash> <png hash | -> [<pixels hash>]
  *     ...
  *
  * A tile line is written for every tile that was drawn (x, y in XYZ numbering, whatever --tms says); "-"
  * marks one that drew nothing visible, so that it is not drawn again while its cells do not change. Tiles
  * with no cell above the threshold under them are not listed: the source check finds them again without
- * drawing. Numbers are written with 17 significant digits so that the colour range read back is the same
+ * drawing. The pixels hash (of the tile's palette indices; manifests written before it lack it) lets an update
+ * keep a tile whose cells changed but whose colours did not. Numbers are written with 17 significant digits so that the colour range read back is the same
  * double.
  */
 #ifndef HM_MANIFEST_H
@@ -35,6 +36,8 @@ typedef struct hm_manifest_entry {
     uint64_t key; /* hm_manifest_key(zoom, x, y) */
     hm_hash128 source_hash;
     hm_hash128 png_hash;
+    hm_hash128 pixels_hash;
+    int has_pixels_hash;
     int empty;
 } hm_manifest_entry;
 
@@ -62,7 +65,8 @@ const hm_manifest_entry *hm_manifest_find(const hm_manifest *manifest, int zoom,
 
 /* Writing: the header, then one line per tile as they are committed. */
 int hm_manifest_write_header(hm_ctx *ctx, FILE *file, const hm_manifest *manifest, const char *source_path);
+/* png_hash NULL for a tile with nothing visible; pixels_hash NULL when unknown. */
 int hm_manifest_write_tile(FILE *file, int zoom, int x, int y, hm_hash128 source_hash,
-                           const hm_hash128 *png_hash);
+                           const hm_hash128 *png_hash, const hm_hash128 *pixels_hash);
 
 #endif

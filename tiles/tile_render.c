@@ -119,7 +119,11 @@ typedef struct worker {
     GDALWarpOperationH warp;
     double source_cells_per_pixel;
     int margin_cells;
+    int direct_bilinear; /* this zoom may take warp_tile_bilinear (see there) */
+    double *row_x, *row_y; /* one row of pixel centres, for warp_tile_bilinear */
+    int *row_ok;
     float *tile_values;
+    float *check_values; /* settings->check_direct_warp: GDAL's answer, to compare */
     uint8_t *indices;
     hm_buffer uniform_png[256];
     hm_hash128 uniform_hash[256];
@@ -358,6 +362,8 @@ static int setup_zoom(worker *w, int zoom, const hm_tile_range *range)
     hm_resampling resampling = settings->resampling;
     if (resampling == HM_RESAMPLING_AUTO)
         resampling = scale > 1.0 ? HM_RESAMPLING_AVERAGE : HM_RESAMPLING_BILINEAR;
+    /* GDAL takes its 4-sample bilinear formula when the kernel's scale is at least 0.95 (XSCALE = 1/scale). */
+    w->direct_bilinear = resampling == HM_RESAMPLING_BILINEAR && scale <= 1.0;
     double reach = resampling == HM_RESAMPLING_CUBIC ? 2 : resampling == HM_RESAMPLING_NEAR ? 0 : 1;
     w->margin_cells = 2 + (int)ceil(reach * (scale > 1.0 ? scale : 1.0));
 
@@ -423,8 +429,9 @@ static window tile_window(worker *w, int x, int y)
     return win;
 }
 
-/* Hashes the window's cells and reports whether any is above the threshold (and not nodata). */
-static int hash_window(worker *w, const window *win, hm_hash128 *hash)
+/* Hashes the window's cells and reports whether any is above the threshold (and not nodata). *all_valid tells
+ * whether every cell is a finite value other than nodata (looked at only when the zoom may warp directly). */
+static int hash_window(worker *w, const window *win, hm_hash128 *hash, int *all_valid)
 {
     const hm_raster_source *source = w->shared->source;
     float threshold = (float)w->shared->settings->threshold;
@@ -433,10 +440,17 @@ static int hash_window(worker *w, const window *win, hm_hash128 *hash)
     XXH3_128bits_reset(w->hash_state);
     XXH3_128bits_update(w->hash_state, win, sizeof *win);
     int content = 0;
+    int check_valid = w->direct_bilinear;
     size_t row_cells = (size_t)(win->x1 - win->x0);
     for (int y = win->y0; y < win->y1; y++) {
         const float *row = source->values + (size_t)y * (size_t)source->width + win->x0;
         XXH3_128bits_update(w->hash_state, row, row_cells * sizeof *row);
+        if (check_valid) {
+            int valid = 1;
+            for (size_t i = 0; i < row_cells; i++)
+                valid &= isfinite(row[i]) & (!has_nodata | (row[i] != nodata));
+            check_valid = valid;
+        }
         if (content) continue;
         int any = 0;
         if (has_nodata) {
@@ -451,28 +465,95 @@ static int hash_window(worker *w, const window *win, hm_hash128 *hash)
     XXH128_hash_t h = XXH3_128bits_digest(w->hash_state);
     hash->high = h.high64;
     hash->low = h.low64;
+    *all_valid = check_valid;
     return content;
+}
+
+/*
+ * GDAL's warper, bilinear, for the tiles most of a tile set is made of (zoomed in past the cells, the whole
+ * window valid): the same arithmetic as GDAL 3.6's no-mask path (GWKResampleNoMasksOrDstDensityOnlyThread
+ * with GWKBilinearResampleNoMasks4SampleT), without its per-call set-up, window copy, mask scan and
+ * per-pixel checks, which cost three times the arithmetic. Each pixel centre goes through the same lattice
+ * transformer GDAL is given, row by row as GDAL asks, and is sampled from the same window:
+ *     sx = X - window x0,  ix = floor(sx - 0.5),  rx = 1.5 - (sx - ix)   (the same for y)
+ *     value = (float)(line(iy) * ry + line(iy + 1) * (1 - ry)),  line(j) = c(ix, j) * rx + c(ix + 1, j) * (1 - rx)
+ * in double. Returns 0, having written nothing that counts, when a pixel falls where GDAL would take another
+ * branch (a transform failing, the 2 x 2 cells leaving the window: tiles over the raster's edge); the caller
+ * then asks GDAL. `--resampling` other than bilinear, zooms out past the cells and windows with nodata
+ * always go to GDAL. settings->check_direct_warp compares every such tile with GDAL's, bit for bit
+ * (test_tile_render), and the build keeps the compiler from fusing multiplies and adds (tiles/CMakeLists.txt).
+ */
+static int warp_tile_bilinear(worker *w, int x, int y, const window *win)
+{
+    const hm_raster_source *source = w->shared->source;
+    const int ts = w->shared->settings->tile_size_px;
+    const int sx = win->x1 - win->x0, sy = win->y1 - win->y0;
+    const size_t stride = (size_t)source->width;
+    const float *cells = source->values + (size_t)win->y0 * stride + (size_t)win->x0;
+    const double x_off = win->x0, y_off = win->y0;
+    double *px = w->row_x, *py = w->row_y;
+    for (int j = 0; j < ts; j++) {
+        const double row_y = j + 0.5 + (double)y * ts;
+        for (int i = 0; i < ts; i++) {
+            px[i] = i + 0.5 + (double)x * ts;
+            py[i] = row_y;
+        }
+        lattice_transform(w, TRUE, ts, px, py, NULL, w->row_ok);
+        float *out = w->tile_values + (size_t)j * ts;
+        for (int i = 0; i < ts; i++) {
+            if (!w->row_ok[i]) return 0;
+            const double src_x = px[i] - x_off, src_y = py[i] - y_off;
+            if (!(src_x >= 0.5 && src_x < sx - 0.5 && src_y >= 0.5 && src_y < sy - 0.5)) return 0;
+            const int ix = (int)floor(src_x - 0.5), iy = (int)floor(src_y - 0.5);
+            if (ix < 0 || ix + 1 >= sx || iy < 0 || iy + 1 >= sy) return 0;
+            const double rx = 1.5 - (src_x - ix), ry = 1.5 - (src_y - iy);
+            const float *c = cells + (size_t)iy * stride + (size_t)ix;
+            const double line1 = (double)c[0] * rx + (double)c[1] * (1.0 - rx);
+            const double line2 = (double)c[stride] * rx + (double)c[stride + 1] * (1.0 - rx);
+            out[i] = (float)(line1 * ry + line2 * (1.0 - ry));
+        }
+    }
+    return 1;
 }
 
 /* Warps one tile from its source window into w->tile_values (tile_size x tile_size, NaN where nothing lands).
  * */
-static int warp_tile(worker *w, int x, int y, const window *source_window)
+static int warp_tile_gdal(worker *w, int x, int y, const window *source_window, float *values)
 {
     int ts = w->shared->settings->tile_size_px;
     size_t cells = (size_t)ts * ts;
     for (size_t i = 0; i < cells; i++)
-        w->tile_values[i] = NAN;
-    double x0 = (double)x * ts, y0 = (double)y * ts;
-    int status = lattice_prepare(w, x0, y0, x0 + ts, y0 + ts);
-    if (status != HM_OK) return status;
+        values[i] = NAN;
     CPLErrorReset();
     CPLErr err = GDALWarpRegionToBuffer(
-        w->warp, x * ts, y * ts, ts, ts, w->tile_values, GDT_Float32, source_window->x0, source_window->y0,
+        w->warp, x * ts, y * ts, ts, ts, values, GDT_Float32, source_window->x0, source_window->y0,
         source_window->x1 - source_window->x0, source_window->y1 - source_window->y0);
     if (err != CE_None)
         return hm_error(w->ctx, HM_EGDAL, "GDAL's warper failed on tile %d/%d/%d: %s", w->zoom, x, y,
                         CPLGetLastErrorMsg());
+    return HM_OK;
+}
+
+static int warp_tile(worker *w, int x, int y, const window *source_window, int all_valid)
+{
+    int ts = w->shared->settings->tile_size_px;
+    double x0 = (double)x * ts, y0 = (double)y * ts;
+    int status = lattice_prepare(w, x0, y0, x0 + ts, y0 + ts);
+    if (status != HM_OK) return status;
     w->counts.tiles_warped++;
+    if (w->direct_bilinear && all_valid && warp_tile_bilinear(w, x, y, source_window)) {
+        w->counts.tiles_warped_direct++;
+        if (!w->shared->settings->check_direct_warp) return HM_OK;
+        if ((status = warp_tile_gdal(w, x, y, source_window, w->check_values)) != HM_OK) return status;
+        for (size_t i = 0; i < (size_t)ts * ts; i++)
+            if (memcmp(&w->tile_values[i], &w->check_values[i], sizeof(float)) != 0)
+                return hm_error(w->ctx, HM_EINTERNAL,
+                                "tile %d/%d/%d, pixel %zu: the direct bilinear warp gave %.9g, GDAL %.9g",
+                                w->zoom, x, y, i, w->tile_values[i], w->check_values[i]);
+        return HM_OK;
+    }
+    status = warp_tile_gdal(w, x, y, source_window, w->tile_values);
+    if (status != HM_OK) return status;
     return HM_OK;
 }
 
@@ -502,6 +583,21 @@ static int draw_tile(worker *w, hm_tile_result *t)
     w->counts.drawn++;
     if (!or_all) {
         t->state = HM_TILE_DRAWN_EMPTY;
+        return HM_OK;
+    }
+    /* Cells under the tile changed, but perhaps not its colours (a week of incidents moves most cells by less
+     * than one of the ramp's 254 steps): then the previous PNG is these bytes already. */
+    t->pixels_hash = hm_hash128_of(out, count);
+    t->has_pixels_hash = 1;
+    hm_tile_reuse_fn reuse = w->shared->reuse;
+    int was_empty = 0;
+    hm_hash128 ignored;
+    int ignored_flag;
+    if (reuse && reuse(w->shared->user, t->zoom, t->x, t->y, t->source_hash, &t->pixels_hash, &was_empty,
+                       &t->png_hash, &ignored, &ignored_flag)) {
+        t->state = HM_TILE_REUSED;
+        w->counts.reused++;
+        w->counts.same_pixels++;
         return HM_OK;
     }
     t->state = HM_TILE_DRAWN;
@@ -547,20 +643,21 @@ static int process_block(worker *w, const block *b, block_slot *slot)
         windows[i] = tile_window(w, t->x, t->y);
         const window *win = &windows[i];
         if (win->x1 <= win->x0 || win->y1 <= win->y0) continue; /* off the raster */
-        if (!hash_window(w, win, &t->source_hash)) {
+        int all_valid = 0;
+        if (!hash_window(w, win, &t->source_hash, &all_valid)) {
             w->counts.nothing_to_draw++;
             continue;
         }
         int was_empty = 0;
-        if (shared->reuse &&
-            shared->reuse(shared->user, t->zoom, t->x, t->y, t->source_hash, &was_empty, &t->png_hash)) {
+        if (shared->reuse && shared->reuse(shared->user, t->zoom, t->x, t->y, t->source_hash, NULL, &was_empty,
+                                           &t->png_hash, &t->pixels_hash, &t->has_pixels_hash)) {
             t->state = was_empty ? HM_TILE_DRAWN_EMPTY : HM_TILE_REUSED;
             if (!was_empty) w->counts.reused++;
             continue;
         }
         /* The warp reads exactly the hashed window: the tile's bytes follow from the hash and the settings.
          * */
-        status = warp_tile(w, t->x, t->y, win);
+        status = warp_tile(w, t->x, t->y, win, all_valid);
         if (status == HM_OK) status = draw_tile(w, t);
     }
 done:
@@ -654,7 +751,9 @@ static void add_counts(hm_render_counts *to, const hm_render_counts *from)
     to->written += from->written;
     to->uniform += from->uniform;
     to->reused += from->reused;
+    to->same_pixels += from->same_pixels;
     to->tiles_warped += from->tiles_warped;
+    to->tiles_warped_direct += from->tiles_warped_direct;
 }
 
 int hm_render_tiles(hm_ctx *ctx, const hm_raster_source *source, const hm_render_settings *settings,
@@ -695,7 +794,12 @@ int hm_render_tiles(hm_ctx *ctx, const hm_raster_source *source, const hm_render
         w->hash_state = XXH3_createState();
         w->indices = malloc((size_t)settings->tile_size_px * settings->tile_size_px);
         w->tile_values = malloc((size_t)settings->tile_size_px * settings->tile_size_px * sizeof(float));
-        if (!w->ctx || !w->hash_state || !w->indices || !w->tile_values) {
+        w->check_values = malloc((size_t)settings->tile_size_px * settings->tile_size_px * sizeof(float));
+        w->row_x = malloc((size_t)settings->tile_size_px * sizeof(double));
+        w->row_y = malloc((size_t)settings->tile_size_px * sizeof(double));
+        w->row_ok = malloc((size_t)settings->tile_size_px * sizeof(int));
+        if (!w->ctx || !w->hash_state || !w->indices || !w->tile_values || !w->check_values || !w->row_x ||
+            !w->row_y || !w->row_ok) {
             status = hm_error(ctx, HM_ENOMEM, "out of memory starting worker threads");
             goto done;
         }
@@ -750,6 +854,10 @@ done:
         release_zoom(w);
         if (w->dataset) GDALClose(w->dataset);
         free(w->tile_values);
+        free(w->check_values);
+        free(w->row_x);
+        free(w->row_y);
+        free(w->row_ok);
         free(w->lattice.x);
         free(w->lattice.y);
         free(w->lattice.ok);

@@ -11,7 +11,8 @@
  *   2. warps each tile to draw with GDAL's warper (GDALWarpRegionToBuffer on the zoom's global pixel grid,
  *      bilinear when zoomed in past the source cells and average when zoomed out), reading exactly the hashed
  *      window, through a transformer that interpolates the exact transformation on a lattice fixed in the
- *      zoom's pixel grid (tile_render.c says why GDAL's approximate transformer would not do);
+ *      zoom's pixel grid (tile_render.c says why GDAL's approximate transformer would not do); bilinear tiles
+ *      over valid cells, most of a set, take GDAL's arithmetic directly, bit for bit (warp_tile_bilinear);
  *   3. maps the values to palette indices (ramp.h), skips tiles with nothing visible, reuses one encoding for
  *      uniform tiles, and encodes the rest as PNG.
  *
@@ -66,7 +67,9 @@ typedef struct hm_tile_result {
     hm_tile_state state;
     hm_hash128 source_hash; /* of the tile's source window (not set for NOTHING_TO_DRAW) */
     hm_hash128 png_hash;    /* of the PNG bytes (DRAWN; REUSED copies it from the caller) */
-    hm_buffer png;          /* DRAWN only */
+    hm_hash128 pixels_hash; /* of the palette indices (DRAWN; REUSED when the caller knows it) */
+    int has_pixels_hash;
+    hm_buffer png; /* DRAWN only */
 } hm_tile_result;
 
 typedef struct hm_render_settings {
@@ -78,12 +81,18 @@ typedef struct hm_render_settings {
     const hm_ramp *ramp;
     hm_png_settings png;
     int threads;
+    int check_direct_warp; /* tests: warp directly-warped tiles with GDAL too and fail unless bit-identical */
 } hm_render_settings;
 
-/* Called from worker threads: return 1 (and set *png_hash) when the previous run's tile with this source hash
- * can be kept, 0 to draw it. Must be thread-safe. */
-typedef int (*hm_tile_reuse_fn)(void *user, int zoom, int x, int y, hm_hash128 source_hash, int *was_empty,
-                                hm_hash128 *png_hash);
+/* Called from worker threads, twice at most per tile. First with pixels_hash NULL, before warping: return 1
+ * (and set *was_empty, or *png_hash and *pixels_hash when known) when the previous run's tile had this source
+ * hash, 0 to draw it. Then, for a tile drawn with something visible, with the hash of its palette indices:
+ * return 1 (and set *png_hash) when the previous run's tile had exactly these pixels, so that its PNG, the
+ * same bytes an encoding would give (they follow from the indices and the settings), is kept instead of
+ * encoded and written again. Must be thread-safe. */
+typedef int (*hm_tile_reuse_fn)(void *user, int zoom, int x, int y, hm_hash128 source_hash,
+                                const hm_hash128 *pixels_hash, int *was_empty, hm_hash128 *png_hash,
+                                hm_hash128 *known_pixels_hash, int *has_known_pixels_hash);
 /* Called on the calling thread, in block order. Return HM_OK or an error (recorded in ctx) to stop. */
 typedef int (*hm_tile_commit_fn)(void *user, const hm_tile_result *tiles, int count);
 
@@ -94,7 +103,9 @@ typedef struct hm_render_counts {
     long long written;         /* drawn and not empty */
     long long uniform;         /* written from the uniform-tile cache */
     long long reused;          /* kept from the previous run (not counting tiles that stay empty) */
+    long long same_pixels;     /* of those, drawn again (cells changed) and found with the same pixels */
     long long tiles_warped;
+    long long tiles_warped_direct; /* of those, by warp_tile_bilinear (tile_render.c) rather than GDAL's call */
 } hm_render_counts;
 
 /* The tiles covering the source at each zoom; returns the total number of positions. */

@@ -139,21 +139,41 @@ static hm_hash128 settings_hash(const hm_tileset_options *o, const hm_raster_sou
     return out;
 }
 
-static int reuse_tile(void *user, int zoom, int x, int y, hm_hash128 source_hash, int *was_empty,
-                      hm_hash128 *png_hash)
+static int same_hash(hm_hash128 a, hm_hash128 b)
+{
+    return a.high == b.high && a.low == b.low;
+}
+
+/* Before warping: the same source window as last time. After drawing (pixels_hash given): the same palette
+ * indices as last time, hence the same PNG bytes (png_encode.h: they follow from the indices and the
+ * settings, which the settings hash holds fixed). */
+static int reuse_tile(void *user, int zoom, int x, int y, hm_hash128 source_hash, const hm_hash128 *pixels_hash,
+                      int *was_empty, hm_hash128 *png_hash, hm_hash128 *known_pixels_hash,
+                      int *has_known_pixels_hash)
 {
     job *j = user;
     if (!j->reuse_allowed) return 0;
     const hm_manifest_entry *e = hm_manifest_find(&j->previous, zoom, x, y);
-    if (!e || e->source_hash.high != source_hash.high || e->source_hash.low != source_hash.low) return 0;
-    if (e->empty) {
-        *was_empty = 1;
-        return 1;
+    if (!e) return 0;
+    if (pixels_hash) {
+        if (e->empty || !e->has_pixels_hash || !same_hash(e->pixels_hash, *pixels_hash)) return 0;
+    } else {
+        if (!same_hash(e->source_hash, source_hash)) return 0;
+        if (e->empty) {
+            *was_empty = 1;
+            return 1;
+        }
+        /* Written before manifests held pixel hashes: draw it, so the manifest equals a full render's. */
+        if (!e->has_pixels_hash) return 0;
     }
     char path[PATH_MAX];
     hm_tile_store_path(j->store, 1, zoom, x, y, path, sizeof path);
     if (access(path, R_OK) != 0) return 0; /* deleted by hand: draw it again */
     *png_hash = e->png_hash;
+    if (!pixels_hash) {
+        *known_pixels_hash = e->pixels_hash;
+        *has_known_pixels_hash = 1;
+    }
     return 1;
 }
 
@@ -208,7 +228,8 @@ static int commit_tiles(void *user, const hm_tile_result *tiles, int count)
             break;
         }
         if (status != HM_OK) return status;
-        if (hm_manifest_write_tile(j->manifest_file, t->zoom, t->x, t->y, t->source_hash, png_hash) != 0)
+        if (hm_manifest_write_tile(j->manifest_file, t->zoom, t->x, t->y, t->source_hash, png_hash,
+                                   t->has_pixels_hash ? &t->pixels_hash : NULL) != 0)
             return hm_error(ctx, HM_EIO, "%s: cannot write: %s", j->manifest_path, strerror(errno));
     }
     return HM_OK;
@@ -402,6 +423,9 @@ static int tileset_build(hm_ctx *ctx, const hm_tileset_options *o, GDALProgressF
     settings.value_max = range_max;
     settings.ramp = &ramp;
     settings.png = o->png;
+    /* For tests and for checking a new GDAL: every tile warped without GDAL's call is warped by it too and
+     * must come out bit for bit the same (tile_render.c, warp_tile_bilinear). */
+    settings.check_direct_warp = getenv("HM_TILES_CHECK_DIRECT_WARP") != NULL;
     settings.threads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (settings.threads < 1) settings.threads = 1;
     status = hm_render_tiles(ctx, source, &settings, reuse_tile, commit_tiles, &j, progress, progress_data,

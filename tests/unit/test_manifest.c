@@ -27,9 +27,10 @@ static void test_round_trip(void **state)
     snprintf(m.ramp, sizeof m.ramp, "magma");
     FILE *f = fopen(path, "w");
     assert_int_equal(hm_manifest_write_header(ctx, f, &m, "surface.tif"), HM_OK);
-    hm_hash128 a = hm_hash128_of("a", 1), b = hm_hash128_of("b", 1);
-    assert_int_equal(hm_manifest_write_tile(f, 15, 16113, 10887, a, &b), 0);
-    assert_int_equal(hm_manifest_write_tile(f, 8, 126, 85, b, NULL), 0);
+    hm_hash128 a = hm_hash128_of("a", 1), b = hm_hash128_of("b", 1), c = hm_hash128_of("c", 1);
+    assert_int_equal(hm_manifest_write_tile(f, 15, 16113, 10887, a, &b, &c), 0);
+    assert_int_equal(hm_manifest_write_tile(f, 8, 126, 85, b, NULL, NULL), 0);
+    assert_int_equal(hm_manifest_write_tile(f, 9, 252, 170, a, &b, NULL), 0); /* an older line: no pixels */
     fclose(f);
 
     hm_manifest back;
@@ -43,11 +44,16 @@ static void test_round_trip(void **state)
     assert_int_equal(back.tile_size_px, 512);
     assert_int_equal(back.tms, 1);
     assert_string_equal(back.ramp, "magma");
-    assert_int_equal(back.count, 2);
+    assert_int_equal(back.count, 3);
     const hm_manifest_entry *e = hm_manifest_find(&back, 15, 16113, 10887);
     assert_non_null(e);
     assert_false(e->empty);
     assert_true(e->source_hash.low == a.low && e->png_hash.high == b.high);
+    assert_true(e->has_pixels_hash && e->pixels_hash.high == c.high && e->pixels_hash.low == c.low);
+    e = hm_manifest_find(&back, 9, 252, 170);
+    assert_non_null(e);
+    assert_false(e->empty);
+    assert_false(e->has_pixels_hash);
     e = hm_manifest_find(&back, 8, 126, 85);
     assert_non_null(e);
     assert_true(e->empty);
