@@ -1146,6 +1146,7 @@ static int publish_work_gpkg(job *j)
     hm_ctx_set_verbosity(j->ctx, j->options->verbosity);
     if (status == HM_OK && o) status = hm_qgis_prepare_output_gpkg(j->ctx, o, j->work_gpkg);
     hm_qgis_options_free(o);
+    double styled = now_seconds();
     if (status == HM_OK && hm_fsync_path(j->work_gpkg) != 0)
         status = hm_error(j->ctx, HM_EIO, "%s: cannot flush to disk: %s", j->work_gpkg, strerror(errno));
     if (status == HM_OK && rename(j->work_gpkg, j->gpkg) != 0)
@@ -1159,6 +1160,9 @@ static int publish_work_gpkg(job *j)
         char earlier[PATH_MAX + 32];
         if (path_printf(earlier, sizeof earlier, "%s.tmp-%ld-merge", j->gpkg, (long)getpid()))
             hm_remove_stale_temporaries(j->ctx, earlier);
+        snprintf(j->stages[STAGE_QGIS].note, sizeof j->stages[STAGE_QGIS].note,
+                 "styles and metadata of harmmap.gpkg %.2f s, its flush and rename %.2f s", styled - clock,
+                 now_seconds() - styled);
     }
     end_stage(j, STAGE_QGIS, clock);
     if (status != HM_OK) hm_error_prefix(j->ctx, "stage qgis");
@@ -1644,14 +1648,16 @@ int hm_update(hm_ctx *ctx, const hm_pipeline_options *options, GDALProgressFunc 
          * harmmap.gpkg once, when all of them are done (publish_work_gpkg). */
         if (status == HM_OK) status = make_work_gpkg_path(&j);
         if (status == HM_OK) status = hm_copy_file(ctx, j.gpkg, j.work_gpkg);
+        double copy_seconds = now_seconds() - clock - j.geocode_seconds;
         if (status == HM_OK) status = pl_gpkg_merge(ctx, j.work_gpkg, fresh, &j.merge);
         unlink(fresh);
         end_stage(&j, STAGE_GEOCODE, clock);
         snprintf(j.stages[STAGE_GEOCODE].note, sizeof j.stages[STAGE_GEOCODE].note,
                  "added %lld incidents, %lld intelligence records and %lld rejects (%lld repeated ids flagged, %lld "
-                 "duplicate ids rejected); geocode of the new files %.2f s, merge %.2f s", j.merge.incidents_added,
-                 j.merge.intelligence_added, j.merge.rejects_added, j.merge.flagged_repeated,
-                 j.merge.rejected_duplicates, j.geocode_seconds, j.stages[STAGE_GEOCODE].seconds - j.geocode_seconds);
+                 "duplicate ids rejected); geocode of the new files %.2f s, copy of harmmap.gpkg %.2f s, merge %.2f s",
+                 j.merge.incidents_added, j.merge.intelligence_added, j.merge.rejects_added, j.merge.flagged_repeated,
+                 j.merge.rejected_duplicates, j.geocode_seconds, copy_seconds,
+                 j.stages[STAGE_GEOCODE].seconds - j.geocode_seconds - copy_seconds);
         j.summary.incidents_added = j.merge.incidents_added;
         j.summary.intelligence_added = j.merge.intelligence_added;
         j.summary.rejects_added = j.merge.rejects_added;
