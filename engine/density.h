@@ -7,7 +7,7 @@
  *       [--decay RATIO] [--weight harm|count|FIELD] [--output raw|scaled]
  *       [--extent wards|beats|xmin,ymin,xmax,ymax] [--boundaries FILE] [--like FILE.tif] [--compat qgis]
  *       [--from DATE] [--to DATE] [--date-field FIELD] [--threads N] [--max-memory SIZE]
- *       [-co NAME=VALUE]... [--oo NAME=VALUE]... [-q|--verbose]
+ *       [-co NAME=VALUE]... [--oo NAME=VALUE]... [--accumulator FILE] [-q|--verbose]
  *   harmmap density --difference A.tif B.tif -o D.tif
  *
  * Pipeline: points are read with OGR from harmmap's GeoPackage (layers incidents and intelligence) or any OGR
@@ -16,7 +16,10 @@
  * --compat qgis); the memory it needs is checked against --max-memory before anything large is allocated; the
  * surface is computed by kde.c on all cores; statistics and every parameter and formula go into the GeoTIFF's
  * metadata; the file is written with GDAL's COG driver (tiled, DEFLATE, overviews) to a temporary file beside the
- * target and renamed over it, so a failed run never leaves a half-written surface.
+ * target and renamed over it, so a failed run never leaves a half-written surface. With --accumulator (what
+ * `harmmap run` and `update` pass) the surface is summed load batch by load batch and the sums are kept in FILE, so
+ * that a run adding records computes only their kernels and still writes the bytes a run from nothing writes
+ * (density.c, "sums kept between runs", argues why).
  *
  * The options are parsed from the same argv as the command line (GDAL's utility API style), so the library and
  * the CLI cannot drift apart.
