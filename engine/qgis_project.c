@@ -496,6 +496,27 @@ int hm_qgis_project_write(hm_ctx *ctx, const char *project_path, const hm_qgis_l
     return status;
 }
 
+/* A GeoPackage of the folder gets its styles and metadata on a copy beside it, renamed over it when complete:
+ * written in place, a kill would leave a hot rollback journal that read-only readers (ogrinfo -ro, a QGIS
+ * without write access) cannot open until a writer rolls it back. The copy costs one read and write of the file;
+ * the pipeline spares it for harmmap.gpkg, whose styles go into its working copy (hm_qgis_options_set_prepared_gpkg). */
+static int prepare_gpkg_atomically(hm_ctx *ctx, const char *path, const hm_run_description *run,
+                                   const hm_gpkg_style_options *styles)
+{
+    char temp[PATH_MAX + 32];
+    if (snprintf(temp, sizeof temp, "%s.tmp-%ld", path, (long)getpid()) >= (int)sizeof temp)
+        return hm_error(ctx, HM_EINVAL, "%s: the path is too long", path);
+    int status = hm_copy_file(ctx, path, temp);
+    if (status == HM_OK) status = hm_qgis_prepare_gpkg(ctx, temp, run, styles);
+    if (status == HM_OK && hm_fsync_path(temp) != 0)
+        status = hm_error(ctx, HM_EIO, "%s: cannot flush to disk: %s", temp, strerror(errno));
+    if (status == HM_OK && rename(temp, path) != 0)
+        status = hm_error(ctx, HM_EIO, "cannot rename %s to %s: %s", temp, path, strerror(errno));
+    if (status != HM_OK) unlink(temp);
+    else hm_remove_stale_temporaries(ctx, temp); /* left by killed runs */
+    return status;
+}
+
 /* ---------------------------------------------------------------------------------------------------------- */
 /* A folder of outputs                                                                                        */
 
@@ -699,7 +720,7 @@ static int prepare_folder(hm_ctx *ctx, const char *dir, const hm_qgis_folder_opt
     const hm_run_description *run = options->run ? options->run : &fallback_run;
     for (size_t i = 0; status == HM_OK && i < gpkgs.count; i++)
         if (!(depth == 0 && options->prepared_gpkg && same_file(gpkgs.names[i], options->prepared_gpkg)))
-            status = hm_qgis_prepare_gpkg(ctx, gpkgs.names[i], run, options->styles);
+            status = prepare_gpkg_atomically(ctx, gpkgs.names[i], run, options->styles);
 
     /* Surfaces: the style of the tile set made from them, else the tiles' defaults. */
     for (size_t i = 0; status == HM_OK && i < rasters.count; i++) {

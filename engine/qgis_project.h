@@ -79,8 +79,9 @@ typedef struct hm_qgis_folder_options {
 /* Makes every output in `dir` ready for QGIS: each *.gpkg styled and described, a .qml beside each *.tif (with the
  * ramp, range and threshold of the tile folder made from it, if any), and the project. A subfolder holding
  * GeoPackages or GeoTIFFs (the public product, public/) is made ready the same way, with a project of its own
- * that opens only what that folder holds, so it can be handed on as a whole. project_path (may be NULL) receives
- * the project's path. options may be NULL. */
+ * that opens only what that folder holds, so it can be handed on as a whole. Every file is replaced atomically (a
+ * GeoPackage through a copy beside it renamed over it), so a killed run leaves each as it was or as new.
+ * project_path (may be NULL) receives the project's path. options may be NULL. */
 int hm_qgis_prepare_folder(hm_ctx *ctx, const char *dir, const hm_qgis_folder_options *options, char *project_path,
                            size_t project_path_size);
 

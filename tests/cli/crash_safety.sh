@@ -87,13 +87,15 @@ crash_loop() {
     [ $code -eq 0 ] && completed=$((completed + 1))
     [ $code -eq 137 ] && killed_early=$((killed_early + 1))
     [ $code -eq 0 ] || [ $code -eq 137 ] || fail "$name: run $i exited $code (not killed, not successful)"
+    # GDAL read-only first: the checksum's dump opens GeoPackages read-write, which would roll back a hot journal
+    # that read-only readers cannot.
+    $check || fail "$name: after kill $i at ${delay_us} us, GDAL cannot open the outputs (seed $seed)"
     for output in $outputs; do
       local now
       now=$(checksum "run/$output")
       [ "$now" = "${reference_a[$output]}" ] || [ "$now" = "${reference_b[$output]}" ] ||
         fail "$name: after kill $i at ${delay_us} us, $output is neither A's nor B's (seed $seed)"
     done
-    $check || fail "$name: after kill $i at ${delay_us} us, GDAL cannot open the outputs (seed $seed)"
   done
   local leftovers
   leftovers=$(temporaries | tr '\n' ' ')
@@ -128,6 +130,13 @@ crash_loop tiles "tiles out.mbtiles" check_tiles tiles A.tif -o run/tiles --mbti
 cp A.gpkg run/agg.gpkg
 crash_loop aggregate "agg.gpkg:dump report/ward_harm.csv report/beat_harm.csv report/report.html" check_aggregate \
   aggregate run/agg.gpkg -o run/report -- aggregate run/agg.gpkg -o run/report --population "$sample/population.csv"
+
+# qgis restyles the GeoPackages of a folder (layer_styles, metadata) and writes the project: each file is replaced
+# atomically on its own (a GeoPackage through a copy renamed over it: restyled in place, a kill left a hot journal
+# that `ogrinfo -ro` cannot open).
+mkdir run/qgis && cp B.gpkg run/qgis/out.gpkg
+check_qgis() { ogrinfo -ro -so run/qgis/out.gpkg >/dev/null 2>&1 && [ "$(sql run/qgis/out.gpkg "pragma integrity_check")" = ok ]; }
+crash_loop qgis "qgis/out.gpkg:dump qgis/harmmap.qgs" check_qgis qgis run/qgis -q --classes 4 -- qgis run/qgis -q --classes 7
 
 # update (harmmap update PROJECT.ini --add NEW.csv): several stages, each output replaced atomically on its own:
 # harmmap.gpkg as a whole (the merged records, aggregate's ward_harm and beat_harm, styles and metadata, in one
