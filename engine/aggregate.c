@@ -58,6 +58,10 @@ struct hm_aggregate_options {
     double dominance_share;
     /* hm_aggregate_options_set_working_copy: read and write this file in place instead of input_path. */
     const char *working_copy;
+    /* hm_aggregate_options_set_state: the running sums kept between runs, and where to say how they were used. */
+    const char *state_path;
+    char *state_note;
+    size_t state_note_size;
 };
 
 static const char aggregate_usage[] =
@@ -93,6 +97,9 @@ static const char aggregate_usage[] =
     "  --top-categories N                 categories listed per area (default 3)\n"
     "  --dominance-share S                flag areas whose 3 largest records carry at least S of the harm\n"
     "                                     (default 0.5)\n"
+    "  --accumulator FILE                 keep the running sums in FILE: a later run whose incidents begin with\n"
+    "                                     exactly those summed there reads only the ones after them (same\n"
+    "                                     results); anything else is a full pass. Not with --public\n"
     "  -q                                 quiet\n";
 
 void hm_aggregate_options_free(hm_aggregate_options *options)
@@ -103,6 +110,15 @@ void hm_aggregate_options_free(hm_aggregate_options *options)
 void hm_aggregate_options_set_working_copy(hm_aggregate_options *options, const char *path)
 {
     if (options) options->working_copy = path;
+}
+
+void hm_aggregate_options_set_state(hm_aggregate_options *options, const char *path, char *note, size_t note_size)
+{
+    if (!options) return;
+    options->state_path = path;
+    options->state_note = note;
+    options->state_note_size = note_size;
+    if (note && note_size) note[0] = '\0';
 }
 
 /* The GeoPackage the records are read from: the caller's working copy when there is one. Messages and outputs
@@ -262,6 +278,7 @@ int hm_aggregate_options_new(hm_ctx *ctx, int argc, char **argv, hm_aggregate_op
         STRING_OPTION("--output", options->output_dir)
         STRING_OPTION("--population", options->population_path)
         STRING_OPTION("--hotspot-variable", options->hotspot_variable)
+        STRING_OPTION("--accumulator", options->state_path)
 #undef STRING_OPTION
         if (matched < 0) {
             status = matched;
@@ -458,6 +475,29 @@ typedef struct agg_record {
     double harm;
 } agg_record;
 
+/* A growable byte buffer (the state file); failed is set when memory ran out. */
+typedef struct agg_bytes {
+    unsigned char *data;
+    size_t size, capacity;
+    int failed;
+} agg_bytes;
+
+/* The counters of hm_agg_result that records add to, kept with the sums. */
+#define AGG_COUNTERS 9
+
+/* A state file read and checked: the raw bytes and where its parts start. */
+typedef struct agg_kept {
+    int valid;
+    agg_bytes bytes;
+    long long last_fid, incident_rows, incident_records;
+    uint64_t incident_hash;
+    long long counters[AGG_COUNTERS];
+    double placed_harm;
+    size_t category_count;
+    char **categories;
+    size_t areas_offset; /* start of the per-area sums in bytes.data */
+} agg_kept;
+
 typedef struct agg_run {
     hm_ctx *ctx;
     const hm_aggregate_options *options;
@@ -471,6 +511,19 @@ typedef struct agg_run {
     size_t record_count, record_capacity;
     char output_dir[4096];
     long long null_harm_values;
+
+    /* Running sums kept between runs (hm_aggregate_options_set_state; "kept sums" below). */
+    int state_enabled;             /* read and write a state: not --public, harm from geocode's column */
+    uint64_t identity;             /* what the sums depend on besides the records */
+    agg_kept kept;                 /* the state read, when its records check out */
+    uint64_t incident_hash;        /* running hash of the incident rows read, in fid order */
+    long long incident_rows, last_incident_fid;
+    long long incident_counters[AGG_COUNTERS]; /* result counters after the incidents */
+    size_t incident_records;       /* the first run->records come from incidents */
+    size_t incident_categories;    /* categories first seen among incidents */
+    double incident_placed_harm;   /* placed_harm_total after the incidents */
+    agg_bytes snapshot;            /* the state after the incidents, to be written */
+    char state_note[512];          /* which pass ran and why */
 } agg_run;
 
 static int table_has_column(sqlite3 *db, const char *table, const char *column)
@@ -966,22 +1019,80 @@ static int find_period(const agg_run *run, long day)
     return -1;
 }
 
-static int read_layer(agg_run *run, const char *layer, int is_intelligence)
+/* The SELECT of a layer's records, in fid order (the order of their sums), with `where` ("" or a WHERE clause).
+ * Column LAYER_FID_COLUMN is the fid; the state's identity includes this text without `where`. */
+#define LAYER_COLUMNS 11
+#define LAYER_FID_COLUMN 10
+static int layer_sql(agg_run *run, const char *layer, int is_intelligence, const char *where, char *sql, size_t size)
 {
-    hm_ctx *ctx = run->ctx;
     sqlite3 *db = run->db;
-    char sql[1024];
     int has_beat = table_has_column(db, layer, "beat_code");
     int has_weight = table_has_column(db, layer, "weight");
     int intel_grading = is_intelligence && table_has_column(db, layer, "source_evaluation") &&
                         table_has_column(db, layer, "intelligence_assessment");
     int has_ocg = is_intelligence && table_has_column(db, layer, "ocg_ref");
-    snprintf(sql, sizeof sql,
-             "SELECT ward_code, %s, category, date, %s, %s, %s, %s, %s, %s FROM \"%s\"",
+    snprintf(sql, size,
+             "SELECT ward_code, %s, category, date, %s, %s, %s, %s, %s, %s, fid FROM \"%s\"%s ORDER BY fid",
              has_beat ? "beat_code" : "NULL", has_weight ? "weight" : "1",
              run->use_harm_column ? "harm" : "NULL", is_intelligence ? "handling_code" : "NULL",
              intel_grading ? "source_evaluation" : "0", intel_grading ? "intelligence_assessment" : "0",
-             has_ocg ? "ocg_ref" : "NULL", layer);
+             has_ocg ? "ocg_ref" : "NULL", layer, where);
+    return intel_grading;
+}
+
+/* FNV-1a, 64 bits: the state's checks (not against tampering: against a kept sum applied to other records). */
+#define AGG_HASH_START 0xcbf29ce484222325ULL
+static uint64_t hash_bytes(uint64_t hash, const void *data, size_t size)
+{
+    const unsigned char *bytes = data;
+    for (size_t i = 0; i < size; i++) {
+        hash ^= bytes[i];
+        hash *= 0x100000001b3ULL;
+    }
+    return hash;
+}
+
+/* Every value of a row as SQLite holds it (type, then bits or bytes): what aggregate reads of a record. */
+static uint64_t hash_row(sqlite3_stmt *statement, uint64_t hash)
+{
+    for (int c = 0; c < LAYER_COLUMNS; c++) {
+        int type = sqlite3_column_type(statement, c);
+        unsigned char tag = (unsigned char)type;
+        hash = hash_bytes(hash, &tag, 1);
+        if (type == SQLITE_INTEGER) {
+            int64_t value = sqlite3_column_int64(statement, c);
+            hash = hash_bytes(hash, &value, sizeof value);
+        } else if (type == SQLITE_FLOAT) {
+            double value = sqlite3_column_double(statement, c);
+            hash = hash_bytes(hash, &value, sizeof value);
+        } else if (type != SQLITE_NULL) {
+            const void *data = type == SQLITE_TEXT ? (const void *)sqlite3_column_text(statement, c)
+                                                   : sqlite3_column_blob(statement, c);
+            uint32_t length = (uint32_t)sqlite3_column_bytes(statement, c);
+            hash = hash_bytes(hash, &length, sizeof length);
+            if (length) hash = hash_bytes(hash, data, length);
+        }
+    }
+    return hash;
+}
+
+static long long *counter_slot(agg_run *run, int i)
+{
+    hm_agg_result *r = &run->result;
+    long long *slots[AGG_COUNTERS] = {&r->records_read, &r->records_outside, &r->records_undated,
+                                      &r->records_outside_periods, &r->partial_month_records,
+                                      &r->wards.unmatched_records, &r->beats.unmatched_records,
+                                      &run->null_harm_values, &r->withheld_intelligence};
+    return slots[i];
+}
+
+static int read_layer(agg_run *run, const char *layer, int is_intelligence, const char *where)
+{
+    hm_ctx *ctx = run->ctx;
+    sqlite3 *db = run->db;
+    char sql[1024];
+    int intel_grading = layer_sql(run, layer, is_intelligence, where, sql, sizeof sql);
+    int hashed = run->state_enabled && !is_intelligence;
     sqlite3_stmt *statement = NULL;
     if (sqlite3_prepare_v2(db, sql, -1, &statement, NULL) != SQLITE_OK)
         return hm_error(ctx, HM_ESQL, "%s: reading layer %s: %s", run->options->input_path, layer, sqlite3_errmsg(db));
@@ -992,6 +1103,11 @@ static int read_layer(agg_run *run, const char *layer, int is_intelligence)
     line_list unmatched_wards = {0}, unmatched_beats = {0};
     string_index unmatched_seen = {0};
     while (status == HM_OK && (step = sqlite3_step(statement)) == SQLITE_ROW) {
+        if (hashed) {
+            run->incident_hash = hash_row(statement, run->incident_hash);
+            run->incident_rows++;
+            run->last_incident_fid = sqlite3_column_int64(statement, LAYER_FID_COLUMN);
+        }
         result->records_read++;
         const char *ward_code = (const char *)sqlite3_column_text(statement, 0);
         const char *beat_code = (const char *)sqlite3_column_text(statement, 1);
@@ -1116,11 +1232,409 @@ static void describe_unweighted(agg_run *run)
     }
 }
 
+/* ---- kept sums ----
+ *
+ * The sums of a full pass are sums in record order: the incidents in fid order, then the intelligence in fid
+ * order (read_records), each record added to its ward's and beat's accumulators (add_record: counts, harm, harm
+ * per period and per category, the largest record harms) and to placed_harm_total. Floating-point addition is
+ * not associative, so only the same additions in the same order give the same bits; but a sum continued from
+ * the value it had after record N, with records N+1.. in order, makes exactly those additions. An update
+ * appends incidents with fids above every loaded one, so the full pass of the updated file adds the same
+ * incidents as before, in the same order, then the new ones, then all the intelligence. The state
+ * (hm_aggregate_options_set_state, the pipeline's .harmmap/aggregate.state) is therefore every accumulator as it
+ * was after the last incident, taken during the pass (accumulate), with the counters read_layer adds to and the
+ * categories in their order of first appearance (an area's top categories break ties by that order). An update
+ * restores it, reads the incidents with a higher fid and all the intelligence (about 2% of the records here),
+ * continues the same additions, and derives everything else (rates, ranks, shares, tests, hot spots, FDR, the
+ * files) from the accumulators exactly as a full pass does, since it runs the same code on the same bits.
+ *
+ * It is used only when it summarises these records: its header holds a hash of its identity (this format and
+ * harmmap version, the SELECT that reads the incidents, the periods, the ward and beat codes in index order, the
+ * population table's bytes) and of every value read from every incident it covers, in fid order (hash_row), with
+ * their count and the last fid. The kept incidents are read again and hashed (a plain scan, no lookups or
+ * parsing) before the state is trusted, so a record that changed (harm whose recency decay moved, a rewritten
+ * file) sends the stage to the full pass. So do: a missing or damaged file (a hash of all its bytes ends it),
+ * --public (its record selection is iterated over all records) and harm computed here (its model's flags count
+ * every record), and kept records whose codes name no area (their warning lists the codes). The stage's note
+ * says which pass ran and why. */
+
+static void bytes_put(agg_bytes *bytes, const void *data, size_t size)
+{
+    if (bytes->failed) return;
+    if (bytes->size + size > bytes->capacity) {
+        size_t capacity = bytes->capacity ? bytes->capacity : 4096;
+        while (capacity < bytes->size + size) capacity *= 2;
+        unsigned char *grown = realloc(bytes->data, capacity);
+        if (!grown) {
+            bytes->failed = 1;
+            return;
+        }
+        bytes->data = grown;
+        bytes->capacity = capacity;
+    }
+    memcpy(bytes->data + bytes->size, data, size);
+    bytes->size += size;
+}
+
+static void put_i64(agg_bytes *bytes, long long value)
+{
+    int64_t v = value;
+    bytes_put(bytes, &v, sizeof v);
+}
+
+static void put_u64(agg_bytes *bytes, uint64_t value)
+{
+    bytes_put(bytes, &value, sizeof value);
+}
+
+static void put_double(agg_bytes *bytes, double value)
+{
+    bytes_put(bytes, &value, sizeof value);
+}
+
+typedef struct agg_reader {
+    const agg_bytes *bytes;
+    size_t at;
+    int failed;
+} agg_reader;
+
+static void get(agg_reader *reader, void *out, size_t size)
+{
+    if (reader->failed || reader->at + size > reader->bytes->size) {
+        reader->failed = 1;
+        memset(out, 0, size);
+        return;
+    }
+    memcpy(out, reader->bytes->data + reader->at, size);
+    reader->at += size;
+}
+
+static long long get_i64(agg_reader *reader)
+{
+    int64_t v;
+    get(reader, &v, sizeof v);
+    return (long long)v;
+}
+
+static uint64_t get_u64(agg_reader *reader)
+{
+    uint64_t v;
+    get(reader, &v, sizeof v);
+    return v;
+}
+
+static double get_double(agg_reader *reader)
+{
+    double v;
+    get(reader, &v, sizeof v);
+    return v;
+}
+
+static const char state_magic[8] = {'H', 'M', 'A', 'G', 'G', 'S', '0', '1'};
+
+static void state_note(agg_run *run, const char *format, ...) __attribute__((format(printf, 2, 3)));
+static void state_note(agg_run *run, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    vsnprintf(run->state_note, sizeof run->state_note, format, args);
+    va_end(args);
+    const hm_aggregate_options *options = run->options;
+    if (options->state_note && options->state_note_size)
+        snprintf(options->state_note, options->state_note_size, "%s", run->state_note);
+}
+
+/* What the sums depend on besides the records (see above). */
+static int compute_identity(agg_run *run)
+{
+    const hm_aggregate_options *options = run->options;
+    uint64_t hash = hash_bytes(AGG_HASH_START, state_magic, sizeof state_magic);
+    const char *version = hm_version();
+    hash = hash_bytes(hash, version, strlen(version) + 1);
+    char sql[1024];
+    layer_sql(run, "incidents", 0, "", sql, sizeof sql);
+    hash = hash_bytes(hash, sql, strlen(sql) + 1);
+    uint64_t periods = options->period_count;
+    hash = hash_bytes(hash, &periods, sizeof periods);
+    for (size_t p = 0; p < options->period_count; p++) {
+        int64_t days[2] = {options->periods[p].from_days, options->periods[p].to_days};
+        hash = hash_bytes(hash, days, sizeof days);
+        hash = hash_bytes(hash, options->periods[p].name, strlen(options->periods[p].name) + 1);
+    }
+    const hm_agg_set *sets[2] = {&run->result.wards, &run->result.beats};
+    for (int k = 0; k < 2; k++) {
+        uint64_t count = k == 1 && !run->result.has_beats ? 0 : sets[k]->count;
+        hash = hash_bytes(hash, &count, sizeof count);
+        for (size_t i = 0; i < count; i++)
+            hash = hash_bytes(hash, sets[k]->areas[i].code, strlen(sets[k]->areas[i].code) + 1);
+    }
+    if (options->population_path) {
+        FILE *file = fopen(options->population_path, "rb");
+        if (!file) return 0;
+        unsigned char buffer[65536];
+        size_t got;
+        while ((got = fread(buffer, 1, sizeof buffer, file)) > 0) hash = hash_bytes(hash, buffer, got);
+        int failed = ferror(file);
+        fclose(file);
+        if (failed) return 0;
+    } else {
+        hash = hash_bytes(hash, "no population", 14);
+    }
+    run->identity = hash;
+    return 1;
+}
+
+static void free_kept(agg_kept *kept)
+{
+    for (size_t c = 0; c < kept->category_count; c++) free(kept->categories[c]);
+    free(kept->categories);
+    free(kept->bytes.data);
+    memset(kept, 0, sizeof *kept);
+}
+
+/* Reads the state file and checks everything but the records; "" in why when it can be used. */
+static int load_kept(agg_run *run, char *why, size_t why_size)
+{
+    agg_kept *kept = &run->kept;
+    const char *path = run->options->state_path;
+    FILE *file = fopen(path, "rb");
+    if (!file) {
+        snprintf(why, why_size, "no kept sums (%s)", strerror(errno));
+        return 0;
+    }
+    unsigned char buffer[65536];
+    size_t got;
+    while ((got = fread(buffer, 1, sizeof buffer, file)) > 0) bytes_put(&kept->bytes, buffer, got);
+    int failed = ferror(file) || kept->bytes.failed;
+    fclose(file);
+    const char *problem = NULL;
+    if (failed) problem = "the kept sums could not be read";
+    else if (kept->bytes.size < sizeof state_magic + 8 || memcmp(kept->bytes.data, state_magic, sizeof state_magic))
+        problem = "the kept sums are damaged (not a state file of this version)";
+    uint64_t trailer = 0;
+    if (!problem) {
+        memcpy(&trailer, kept->bytes.data + kept->bytes.size - 8, 8);
+        if (hash_bytes(AGG_HASH_START, kept->bytes.data, kept->bytes.size - 8) != trailer)
+            problem = "the kept sums are damaged (their hash does not match)";
+    }
+    agg_reader reader = {&kept->bytes, sizeof state_magic, 0};
+    if (!problem && get_u64(&reader) != run->identity)
+        problem = "the kept sums were made with other settings, boundaries, population table or harmmap version";
+    if (problem) {
+        snprintf(why, why_size, "%s", problem);
+        return 0;
+    }
+    kept->last_fid = get_i64(&reader);
+    kept->incident_rows = get_i64(&reader);
+    kept->incident_hash = get_u64(&reader);
+    kept->incident_records = get_i64(&reader);
+    for (int i = 0; i < AGG_COUNTERS; i++) kept->counters[i] = get_i64(&reader);
+    kept->placed_harm = get_double(&reader);
+    uint64_t categories = get_u64(&reader);
+    if (!reader.failed && categories < 1000000) {
+        kept->categories = calloc(categories ? categories : 1, sizeof *kept->categories);
+        if (!kept->categories) reader.failed = 1;
+        for (uint64_t c = 0; !reader.failed && c < categories; c++) {
+            uint64_t length = get_u64(&reader);
+            if (reader.failed || length > kept->bytes.size) {
+                reader.failed = 1;
+                break;
+            }
+            kept->categories[c] = malloc(length + 1);
+            if (!kept->categories[c]) {
+                reader.failed = 1;
+                break;
+            }
+            kept->category_count = c + 1;
+            get(&reader, kept->categories[c], length);
+            kept->categories[c][length] = '\0';
+        }
+    } else {
+        reader.failed = 1;
+    }
+    uint64_t wards = get_u64(&reader), beats = get_u64(&reader), periods = get_u64(&reader);
+    size_t per_area = 8 * (3 + 1 + HM_AGG_TOP_RECORDS + 2 * run->options->period_count + kept->category_count);
+    size_t areas = run->result.wards.count + (run->result.has_beats ? run->result.beats.count : 0);
+    if (reader.failed || wards != run->result.wards.count ||
+        beats != (run->result.has_beats ? run->result.beats.count : 0) || periods != run->options->period_count ||
+        reader.at + areas * per_area + 8 != kept->bytes.size) {
+        snprintf(why, why_size, "the kept sums are damaged (their sizes do not match)");
+        return 0;
+    }
+    kept->areas_offset = reader.at;
+    /* Codes that name no area are listed by their warning: only a full pass can list them all. */
+    if (kept->counters[5] || kept->counters[6]) {
+        snprintf(why, why_size, "kept records have codes that name no ward or beat");
+        return 0;
+    }
+    if (kept->incident_rows <= 0) {
+        snprintf(why, why_size, "the kept sums hold no incidents");
+        return 0;
+    }
+    return 1;
+}
+
+/* Reads the kept incidents again and checks that they are, value for value, those the sums were made from. */
+static int verify_kept_records(agg_run *run, int *same)
+{
+    char where[64], sql[1024];
+    snprintf(where, sizeof where, " WHERE fid <= %lld", run->kept.last_fid);
+    layer_sql(run, "incidents", 0, where, sql, sizeof sql);
+    sqlite3_stmt *statement = NULL;
+    if (sqlite3_prepare_v2(run->db, sql, -1, &statement, NULL) != SQLITE_OK)
+        return hm_error(run->ctx, HM_ESQL, "%s: reading layer incidents: %s", run->options->input_path,
+                        sqlite3_errmsg(run->db));
+    uint64_t hash = AGG_HASH_START;
+    long long rows = 0, last = -1;
+    int step;
+    while ((step = sqlite3_step(statement)) == SQLITE_ROW) {
+        hash = hash_row(statement, hash);
+        rows++;
+        last = sqlite3_column_int64(statement, LAYER_FID_COLUMN);
+    }
+    sqlite3_finalize(statement);
+    if (step != SQLITE_DONE)
+        return hm_error(run->ctx, HM_ESQL, "%s: reading layer incidents: %s", run->options->input_path,
+                        sqlite3_errmsg(run->db));
+    *same = rows == run->kept.incident_rows && last == run->kept.last_fid && hash == run->kept.incident_hash;
+    run->incident_hash = hash;
+    run->incident_rows = rows;
+    run->last_incident_fid = last;
+    return HM_OK;
+}
+
+/* The sums of one set after the kept incidents (accumulate starts from them instead of zeros). */
+static void restore_kept_sums(agg_run *run, hm_agg_set *set, agg_reader *reader)
+{
+    size_t periods = run->options->period_count;
+    for (size_t i = 0; i < set->count; i++) {
+        hm_agg_area *area = &set->areas[i];
+        area->count = get_i64(reader);
+        area->incident_count = get_i64(reader);
+        area->intelligence_count = get_i64(reader);
+        area->harm = get_double(reader);
+        for (int k = 0; k < HM_AGG_TOP_RECORDS; k++) area->top_harm[k] = get_double(reader);
+        for (size_t p = 0; p < periods; p++) area->period_count[p] = get_i64(reader);
+        for (size_t p = 0; p < periods; p++) area->period_harm[p] = get_double(reader);
+        for (size_t c = 0; c < run->kept.category_count; c++) area->category_harm[c] = get_double(reader);
+    }
+}
+
+static void put_sums(agg_run *run, const hm_agg_set *set, agg_bytes *bytes)
+{
+    size_t periods = run->options->period_count;
+    for (size_t i = 0; i < set->count; i++) {
+        const hm_agg_area *area = &set->areas[i];
+        put_i64(bytes, area->count);
+        put_i64(bytes, area->incident_count);
+        put_i64(bytes, area->intelligence_count);
+        put_double(bytes, area->harm);
+        for (int k = 0; k < HM_AGG_TOP_RECORDS; k++) put_double(bytes, area->top_harm[k]);
+        for (size_t p = 0; p < periods; p++) put_i64(bytes, area->period_count[p]);
+        for (size_t p = 0; p < periods; p++) put_double(bytes, area->period_harm[p]);
+        for (size_t c = 0; c < run->incident_categories; c++) put_double(bytes, area->category_harm[c]);
+    }
+}
+
+/* The state after the last incident, taken by accumulate at that point of the pass. */
+static void take_snapshot(agg_run *run)
+{
+    agg_bytes *bytes = &run->snapshot;
+    hm_agg_result *result = &run->result;
+    bytes->size = 0;
+    bytes_put(bytes, state_magic, sizeof state_magic);
+    put_u64(bytes, run->identity);
+    put_i64(bytes, run->last_incident_fid);
+    put_i64(bytes, run->incident_rows);
+    put_u64(bytes, run->incident_hash);
+    put_i64(bytes, (long long)run->incident_records + (run->kept.valid ? run->kept.incident_records : 0));
+    for (int i = 0; i < AGG_COUNTERS; i++) put_i64(bytes, run->incident_counters[i]);
+    put_double(bytes, run->incident_placed_harm);
+    put_u64(bytes, run->incident_categories);
+    for (size_t c = 0; c < run->incident_categories; c++) {
+        size_t length = strlen(result->categories[c]);
+        put_u64(bytes, length);
+        bytes_put(bytes, result->categories[c], length);
+    }
+    put_u64(bytes, result->wards.count);
+    put_u64(bytes, result->has_beats ? result->beats.count : 0);
+    put_u64(bytes, run->options->period_count);
+    put_sums(run, &result->wards, bytes);
+    if (result->has_beats) put_sums(run, &result->beats, bytes);
+    if (!bytes->failed) put_u64(bytes, hash_bytes(AGG_HASH_START, bytes->data, bytes->size));
+}
+
+/* Written beside the outputs under a temporary name and renamed: a reader finds the previous state or this one.
+ * Not fsynced: a file cut short by a crash fails its hash and costs one full pass. A state that cannot be
+ * written is only a warning (the next run makes a full pass). */
+static void save_state(agg_run *run)
+{
+    const char *path = run->options->state_path;
+    char temp[4200];
+    snprintf(temp, sizeof temp, "%s.tmp-%ld", path, (long)getpid());
+    FILE *file = run->snapshot.failed || !run->snapshot.size ? NULL : fopen(temp, "wb");
+    int ok = file && fwrite(run->snapshot.data, 1, run->snapshot.size, file) == run->snapshot.size;
+    if (file && fclose(file) != 0) ok = 0;
+    if (ok && rename(temp, path) != 0) ok = 0;
+    if (!ok) {
+        if (file) unlink(temp);
+        unlink(path);
+        hm_warn(run->ctx, "%s: the sums could not be kept (%s): the next run makes a full pass", path,
+                run->snapshot.failed ? "out of memory" : strerror(errno));
+    }
+}
+
 static int read_records(agg_run *run)
 {
     int status = HM_OK;
-    if (table_exists(run->db, "incidents")) status = read_layer(run, "incidents", 0);
-    if (status == HM_OK && table_exists(run->db, "intelligence")) status = read_layer(run, "intelligence", 1);
+    char where[64] = "";
+    if (run->options->state_path && !run->state_enabled) {
+        state_note(run, "full pass: %s", run->options->public_mode ? "--public selects its records from all of them"
+                   : "harm is computed by aggregate, not read from the records");
+    } else if (run->state_enabled && !table_exists(run->db, "incidents")) {
+        run->state_enabled = 0;
+        state_note(run, "full pass: no incidents layer");
+    } else if (run->state_enabled) {
+        char why[256] = "";
+        if (!compute_identity(run)) {
+            run->state_enabled = 0;
+            state_note(run, "full pass: the population table could not be read for the kept sums' identity");
+        } else if (!load_kept(run, why, sizeof why)) {
+            state_note(run, "full pass: %s", why);
+        } else {
+            int same = 0;
+            status = verify_kept_records(run, &same);
+            if (status != HM_OK) return status;
+            if (!same) {
+                state_note(run, "full pass: the %lld incidents the kept sums cover are not those read now",
+                           run->kept.incident_rows);
+            } else {
+                run->kept.valid = 1;
+                for (size_t c = 0; status == HM_OK && c < run->kept.category_count; c++) {
+                    int32_t index;
+                    status = intern_category(run, run->kept.categories[c], &index);
+                }
+                if (status != HM_OK) return status;
+                for (int i = 0; i < AGG_COUNTERS; i++) *counter_slot(run, i) = run->kept.counters[i];
+                snprintf(where, sizeof where, " WHERE fid > %lld", run->kept.last_fid);
+            }
+        }
+        if (!run->kept.valid) {
+            free_kept(&run->kept);
+            run->incident_hash = AGG_HASH_START;
+            run->incident_rows = 0;
+            run->last_incident_fid = -1;
+        }
+    }
+    if (table_exists(run->db, "incidents")) status = read_layer(run, "incidents", 0, where);
+    run->incident_records = run->record_count;
+    run->incident_categories = run->result.category_count;
+    for (int i = 0; i < AGG_COUNTERS; i++) run->incident_counters[i] = *counter_slot(run, i);
+    if (status == HM_OK && run->kept.valid)
+        state_note(run, "incremental: sums of %lld kept incidents (fid <= %lld, checked by hash) continued with %zu "
+                   "new incidents and the intelligence", run->kept.incident_rows, run->kept.last_fid,
+                   run->incident_records);
+    if (status == HM_OK && table_exists(run->db, "intelligence")) status = read_layer(run, "intelligence", 1, "");
     if (status != HM_OK) return status;
     hm_agg_result *result = &run->result;
     if (run->model) {
@@ -1135,7 +1649,7 @@ static int read_records(agg_run *run)
         hm_warn(run->ctx, "%lld records are dated by month only (data.police.uk) in a month that a period boundary "
                 "cuts: each is counted in the period holding the first day of its month; give periods in whole "
                 "months for such data", result->partial_month_records);
-    result->records_used = (long long)run->record_count;
+    result->records_used = (long long)run->record_count + (run->kept.valid ? run->kept.incident_records : 0);
     return HM_OK;
 }
 
@@ -1432,12 +1946,21 @@ static void clear_sums(agg_run *run, hm_agg_set *set)
     }
 }
 
+/* The sums in record order, from zeros or from the kept sums (see "kept sums"); with a state, the sums after the
+ * last incident are taken as the next state on the way. */
 static void accumulate(agg_run *run)
 {
     hm_agg_result *result = &run->result;
     clear_sums(run, &result->wards);
     if (result->has_beats) clear_sums(run, &result->beats);
-    for (size_t r = 0; r < run->record_count; r++) {
+    if (run->kept.valid) {
+        agg_reader reader = {&run->kept.bytes, run->kept.areas_offset, 0};
+        restore_kept_sums(run, &result->wards, &reader);
+        if (result->has_beats) restore_kept_sums(run, &result->beats, &reader);
+    }
+    for (size_t r = 0; r <= run->record_count; r++) {
+        if (r == run->incident_records && run->state_enabled) take_snapshot(run);
+        if (r == run->record_count) break;
         const agg_record *record = &run->records[r];
         if (record->ward >= 0) add_record(&result->wards.areas[record->ward], record);
         if (record->beat >= 0) add_record(&result->beats.areas[record->beat], record);
@@ -1481,9 +2004,12 @@ static int compute(agg_run *run)
     int status = allocate_area_arrays(run, &result->wards);
     if (status == HM_OK && result->has_beats) status = allocate_area_arrays(run, &result->beats);
     if (status != HM_OK) return status;
-    result->placed_harm_total = 0;
-    for (size_t r = 0; r < run->record_count; r++)
+    result->placed_harm_total = run->kept.valid ? run->kept.placed_harm : 0;
+    for (size_t r = 0; r <= run->record_count; r++) {
+        if (r == run->incident_records) run->incident_placed_harm = result->placed_harm_total;
+        if (r == run->record_count) break;
         if (run->records[r].ward >= 0) result->placed_harm_total += run->records[r].harm;
+    }
     accumulate(run);
     /* Harm is conserved: the wards' sums add up to the harm of the records placed in them. */
     double ward_total = 0;
@@ -2164,6 +2690,9 @@ int hm_aggregate(hm_ctx *ctx, const hm_aggregate_options *options, GDALProgressF
     if (status == HM_OK && progress) progress(0.2, "boundaries read", NULL);
     if (status == HM_OK && options->population_path) status = load_population(&run);
     if (status == HM_OK) status = prepare_harm(&run);
+    run.state_enabled = options->state_path && !options->public_mode && run.use_harm_column;
+    run.incident_hash = AGG_HASH_START;
+    run.last_incident_fid = -1;
     if (status == HM_OK) status = read_records(&run);
     if (status == HM_OK && progress) progress(0.5, "records read", NULL);
     if (run.db) sqlite3_close(run.db);
@@ -2171,6 +2700,8 @@ int hm_aggregate(hm_ctx *ctx, const hm_aggregate_options *options, GDALProgressF
     if (status == HM_OK) status = compute(&run);
     if (status == HM_OK && progress) progress(0.7, "statistics computed", NULL);
     if (status == HM_OK) status = write_outputs(&run);
+    if (status == HM_OK && run.state_enabled) save_state(&run);
+    if (status == HM_OK && options->state_path && !options->state_note) hm_info(ctx, "aggregate: %s", run.state_note);
     if (status == HM_OK && progress) progress(1.0, "written", NULL);
     if (status == HM_OK && hm_ctx_verbosity(ctx) >= HM_NORMAL) print_summary(&run);
 
@@ -2184,5 +2715,7 @@ int hm_aggregate(hm_ctx *ctx, const hm_aggregate_options *options, GDALProgressF
     if (run.srs) OSRDestroySpatialReference(run.srs);
     hm_harm_model_destroy(run.model);
     free(run.records);
+    free_kept(&run.kept);
+    free(run.snapshot.data);
     return status;
 }

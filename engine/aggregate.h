@@ -44,6 +44,13 @@ void hm_aggregate_options_free(hm_aggregate_options *options);
  * as always. Ignored with --public. `path` is borrowed: it must outlive the options. */
 void hm_aggregate_options_set_working_copy(hm_aggregate_options *options, const char *path);
 
+/* Keeps the running sums of the records in `path` between runs (the pipeline's .harmmap/aggregate.state): a run
+ * whose incidents begin with exactly those the file summarises reads only the ones after them and writes the
+ * same bits as a full pass (aggregate.c, "kept sums"); anything else makes a full pass. Either way the file is
+ * then rewritten. `note` (borrowed, may be NULL) receives which pass ran and why. Not used with --public or with
+ * harm computed by aggregate. */
+void hm_aggregate_options_set_state(hm_aggregate_options *options, const char *path, char *note, size_t note_size);
+
 /* Runs the aggregate job. progress may be NULL. */
 int hm_aggregate(hm_ctx *ctx, const hm_aggregate_options *options, GDALProgressFunc progress);
 

@@ -687,6 +687,13 @@ static int call_stage(job *j, hm_ctx *ctx, int stage)
         status = hm_aggregate_options_new(ctx, argv->argc, argv->argv, &o);
         if (status == HM_OK && stage == STAGE_AGGREGATE && j->work_gpkg[0])
             hm_aggregate_options_set_working_copy(o, j->work_gpkg);
+        /* The sums kept between runs: an update reads only its new incidents and the intelligence, and writes a
+         * full run's bits (aggregate.c, "kept sums"); the note says which pass ran. */
+        char kept_sums[sizeof j->state_dir + 24];
+        snprintf(kept_sums, sizeof kept_sums, "%s/aggregate.state", j->state_dir);
+        if (status == HM_OK && stage == STAGE_AGGREGATE)
+            hm_aggregate_options_set_state(o, kept_sums, j->stages[STAGE_AGGREGATE].note,
+                                           sizeof j->stages[STAGE_AGGREGATE].note);
         if (status == HM_OK) status = hm_aggregate(ctx, o, j->progress);
         hm_aggregate_options_free(o);
         break;

@@ -79,6 +79,10 @@ expect_eq "duplicate_id rejects" "$(sql out/harmmap.gpkg "SELECT count(*) FROM r
 # density continued the sums kept by the run (six batches: five months, intelligence) with the three new files.
 density_note=$(json $m '[s["note"] for s in m["stages"] if s["name"] == "density"][0]')
 grep -q "6 of 9 batches from the kept sums, 3 computed" <<<"$density_note" || fail "density: $density_note"
+# aggregate continued the sums it kept after the run's incidents with the new incidents and all the intelligence
+# (aggregate.c, "kept sums"): the comparison with a full run below is what proves the bits the same.
+aggregate_note=$(json $m '[s["note"] for s in m["stages"] if s["name"] == "aggregate"][0]')
+grep -q "^incremental: sums of [0-9]* kept incidents" <<<"$aggregate_note" || fail "aggregate: $aggregate_note"
 
 # The same project run in full, in the same place, writes the same outputs.
 mv out updated
