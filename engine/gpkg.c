@@ -1497,6 +1497,7 @@ typedef struct rtree_writer {
     unsigned char *node; /* node_size bytes */
     int node_size;
     size_t capacity;     /* cells per node */
+    size_t fill;         /* cells per packed node: capacity less the slack (RTREE_SLACK_PERCENT) */
     uint32_t *leaf_of;   /* insert position -> leaf node number */
     uint32_t *parent_of; /* node number -> parent node number (0 for none) */
     size_t parent_capacity;
@@ -1544,7 +1545,7 @@ static int write_node(rtree_writer *w, uint32_t node_number, int depth, int is_r
 static int pack_level(rtree_writer *w, rtree_item *items, size_t count, int depth, rtree_item *up,
                       size_t *up_count)
 {
-    size_t slice_size = str_slice_size(count, w->capacity);
+    size_t slice_size = str_slice_size(count, w->fill);
     rtree_item *scratch = malloc(slice_size * sizeof *scratch);
     if (!scratch) return hm_error(w->gpkg->ctx, HM_ENOMEM, "%s: out of memory", w->gpkg->target_path);
     str_order(items, scratch, count, slice_size);
@@ -1552,7 +1553,7 @@ static int pack_level(rtree_writer *w, rtree_item *items, size_t count, int dept
     size_t made = 0;
     for (size_t start = 0; start < count; start += slice_size) {
         size_t n = count - start < slice_size ? count - start : slice_size;
-        size_t nodes = (n + w->capacity - 1) / w->capacity;
+        size_t nodes = (n + w->fill - 1) / w->fill;
         size_t base = n / nodes, extra = n % nodes, offset = start;
         for (size_t k = 0; k < nodes; k++) {
             size_t cells = base + (k < extra ? 1 : 0);
@@ -1592,6 +1593,12 @@ static int query_int(hm_gpkg *gpkg, char *sql, long long *value, const char *wha
 }
 
 #define RTREE_ROWID_BATCH 128
+/* Packed nodes keep this share of their cells free. SQLite's R-tree splits a full node on the next insert into
+ * it, moving half its cells (each a write to <rtree>_rowid or _parent) and often splitting its parent too: an
+ * update adding 0.6% more points at random to a tree packed full split a quarter of its leaves, most of the
+ * merge's time (pl_gpkg_merge, measured in README "Weekly updates equal a full run"). With 10% free (5 of 51
+ * cells), the points of many such weeks go into free cells, at the price of 11% more nodes. */
+#define RTREE_SLACK_PERCENT 10
 
 static int bulk_load_rtree(hm_gpkg *gpkg, hm_gpkg_layer *layer, const char *rtree)
 {
@@ -1610,13 +1617,14 @@ static int bulk_load_rtree(hm_gpkg *gpkg, hm_gpkg_layer *layer, const char *rtre
                         node_size);
     w.node_size = (int)node_size;
     w.capacity = (size_t)(node_size - 4) / 24;
+    w.fill = w.capacity - w.capacity * RTREE_SLACK_PERCENT / 100;
     w.node = malloc((size_t)node_size);
     w.leaf_of = malloc(n * sizeof *w.leaf_of);
     w.parent_capacity = n / (w.capacity / 2) + 64;
     w.parent_of = calloc(w.parent_capacity, sizeof *w.parent_of);
     /* Node boxes of the level above the leaves: each slice makes at most one node more than its share of
-     * n / capacity, and there are at most sqrt(n) + 1 slices. Higher levels are smaller still. */
-    level = malloc((n / w.capacity + (size_t)sqrt((double)n) + 2) * sizeof *level);
+     * n / fill, and there are at most sqrt(n) + 1 slices. Higher levels are smaller still. */
+    level = malloc((n / w.fill + (size_t)sqrt((double)n) + 2) * sizeof *level);
     if (!w.node || !w.leaf_of || !w.parent_of || !level) {
         status = hm_error(gpkg->ctx, HM_ENOMEM, "%s: out of memory building the R-tree of layer '%s'",
                           gpkg->target_path, layer->name);

@@ -95,7 +95,9 @@ typedef struct pl_merge_counts {
  * working copy of the project's GeoPackage that the caller renames over it when the whole update is written, in
  * one SQLite transaction, so that the result holds what geocode would have written from all the files:
  * records appended after their kind's records, ids checked against every record loaded before, rejects and
- * runs rows in load order, extents, counts and sequences updated. */
+ * runs rows in load order, extents, counts and sequences updated. It writes without a rollback journal and
+ * without fsync (the copy is private until renamed): when it fails, `work_gpkg` is left undefined and the caller
+ * must remove it, as the pipeline removes its working copy whenever an update stops. */
 int pl_gpkg_merge(hm_ctx *ctx, const char *work_gpkg, const char *fresh, pl_merge_counts *counts);
 /* The styles and metadata geocode writes describe the whole GeoPackage (class breaks, row counts, inputs, dates);
  * the merge leaves them, and the pipeline writes them again from the final contents into the working copy, as
