@@ -447,6 +447,44 @@ static void test_rtree_bulk(void **state)
     check_rtree_queries(path);
 }
 
+/* The packed nodes keep free cells (gpkg.c, RTREE_SLACK_PERCENT): 0.5% more points, scattered as an update's
+ * week of incidents is, go into them without splitting a single node. Packed full, as before, nearly every
+ * one of those inserts split a leaf, which made the update's merge slow. */
+static void test_rtree_bulk_leaves_free_cells(void **state)
+{
+    fixture *f = *state;
+    char path[1024];
+    path_in(f, "slack.gpkg", path, sizeof path);
+    hm_gpkg_options options = {.srs_epsg = 27700};
+    write_sample(f->ctx, path, &options);
+    sqlite3 *db = open_db(path);
+    /* Bytes 3-4 of a node are its cell count (big-endian); 51 cells fit in SQLite's 2-D node. */
+    const char *fullest = "SELECT max(instr('0123456789ABCDEF', substr(hex(data), 5, 1)) * 4096 + "
+                          "instr('0123456789ABCDEF', substr(hex(data), 6, 1)) * 256 + "
+                          "instr('0123456789ABCDEF', substr(hex(data), 7, 1)) * 16 + "
+                          "instr('0123456789ABCDEF', substr(hex(data), 8, 1)) - 4369) FROM rtree_incidents_geom_node";
+    assert_true(query_int(db, fullest) <= 46);
+    long long nodes = query_int(db, "SELECT count(*) FROM rtree_incidents_geom_node");
+    assert_int_equal(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_stmt *stmt = NULL;
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "INSERT INTO rtree_incidents_geom VALUES (?1, ?2, ?2, ?3, ?3)", -1, &stmt, NULL),
+        SQLITE_OK);
+    uint64_t seed = 11;
+    for (int i = 0; i < POINT_COUNT / 200; i++) {
+        sqlite3_bind_int64(stmt, 1, 1000000 + i);
+        sqlite3_bind_double(stmt, 2, 450000.0 + (double)(lcg_next(&seed) % 110000) * 0.5);
+        sqlite3_bind_double(stmt, 3, 150000.0 + (double)(lcg_next(&seed) % 70000) * 0.5);
+        assert_int_equal(sqlite3_step(stmt), SQLITE_DONE);
+        sqlite3_reset(stmt);
+    }
+    sqlite3_finalize(stmt);
+    assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM rtree_incidents_geom_node"), nodes);
+    assert_rtreecheck_ok(db, "rtree_incidents_geom");
+    sqlite3_close(db);
+}
+
 /* SQLite's own R*Tree code takes over the packed tree: thousands of inserts (node splits) and deletions
  * (underfull nodes condensed and reinserted), after which the tree is still sound and still answers like a
  * brute-force scan. */
@@ -1082,6 +1120,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_read_back_with_ogr, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rtree_bulk, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rtree_bulk_leaves_free_cells, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rtree_modified_by_sqlite, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rtree_insert_method, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rtree_rounding_and_sizes, setup, teardown),
