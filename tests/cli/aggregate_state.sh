@@ -44,6 +44,7 @@ grep -c "ward_harm" full.dump >/dev/null || fail "the dump has no ward_harm rows
 # The sums kept by a pass over five months, continued with June: the full pass's bits.
 aggregate_case kept five/out/harmmap.gpkg "$work/five.state"
 expect_note kept "full pass: no kept sums"
+expect_eq "permissions of the kept sums" "$(stat -c %a five.state)" 600
 cp five.state five.state.orig
 aggregate_case incremental six/out/harmmap.gpkg "$work/five.state"
 expect_note incremental "incremental: sums of [0-9]* kept incidents"
