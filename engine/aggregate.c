@@ -1023,7 +1023,6 @@ static int find_period(const agg_run *run, long day)
 
 /* The SELECT of a layer's records, in fid order (the order of their sums), with `where` ("" or a WHERE clause).
  * Column LAYER_FID_COLUMN is the fid; the state's identity includes this text without `where`. */
-#define LAYER_COLUMNS 11
 #define LAYER_FID_COLUMN 10
 static int layer_sql(agg_run *run, const char *layer, int is_intelligence, const char *where, char *sql, size_t size)
 {
@@ -1064,31 +1063,26 @@ static uint64_t hash_bytes(uint64_t hash, const void *data, size_t size)
     return hash_word(hash, last ^ ((uint64_t)size << 56)); /* the length of the tail: "a" differs from "a\0" */
 }
 
-/* Every value of a row as SQLite holds it (type, then bits or bytes): what aggregate reads of a record. */
-static uint64_t hash_row(sqlite3_stmt *statement, uint64_t hash)
+/* What read_layer reads of an incident, as it reads it: ward, beat, category and date as text (NULL apart), weight
+ * and harm as numbers (NULL apart), and the fid. The other columns of the incidents' SELECT are constants, which
+ * the identity holds (the SELECT's text). Hashing the values already fetched costs little beside the reading. */
+static uint64_t hash_incident(sqlite3_stmt *statement, uint64_t hash)
 {
-    for (int c = 0; c < LAYER_COLUMNS; c++) {
-        int type = sqlite3_column_type(statement, c);
-        if (type == SQLITE_INTEGER) {
-            hash = hash_word(hash, (uint64_t)type);
-            hash = hash_word(hash, (uint64_t)sqlite3_column_int64(statement, c));
-        } else if (type == SQLITE_FLOAT) {
-            double value = sqlite3_column_double(statement, c);
-            uint64_t bits;
-            memcpy(&bits, &value, sizeof bits);
-            hash = hash_word(hash, (uint64_t)type);
-            hash = hash_word(hash, bits);
-        } else if (type != SQLITE_NULL) {
-            const void *data = type == SQLITE_TEXT ? (const void *)sqlite3_column_text(statement, c)
-                                                   : sqlite3_column_blob(statement, c);
-            size_t length = (size_t)sqlite3_column_bytes(statement, c);
-            hash = hash_word(hash, (uint64_t)type << 32 | length);
-            hash = hash_bytes(hash, data, length);
-        } else {
-            hash = hash_word(hash, (uint64_t)type);
-        }
+    for (int c = 0; c < 4; c++) {
+        const unsigned char *text = sqlite3_column_text(statement, c);
+        size_t length = text ? (size_t)sqlite3_column_bytes(statement, c) : 0;
+        hash = hash_word(hash, text ? (uint64_t)length : UINT64_MAX);
+        if (text) hash = hash_bytes(hash, text, length);
     }
-    return hash;
+    for (int c = 4; c < 6; c++) {
+        int is_null = sqlite3_column_type(statement, c) == SQLITE_NULL;
+        double value = is_null ? 0 : sqlite3_column_double(statement, c);
+        uint64_t bits;
+        memcpy(&bits, &value, sizeof bits);
+        hash = hash_word(hash, (uint64_t)is_null);
+        hash = hash_word(hash, bits);
+    }
+    return hash_word(hash, (uint64_t)sqlite3_column_int64(statement, LAYER_FID_COLUMN));
 }
 
 static long long *counter_slot(agg_run *run, int i)
@@ -1119,7 +1113,7 @@ static int read_layer(agg_run *run, const char *layer, int is_intelligence, cons
     string_index unmatched_seen = {0};
     while (status == HM_OK && (step = sqlite3_step(statement)) == SQLITE_ROW) {
         if (hashed) {
-            run->incident_hash = hash_row(statement, run->incident_hash);
+            run->incident_hash = hash_incident(statement, run->incident_hash);
             run->incident_rows++;
             run->last_incident_fid = sqlite3_column_int64(statement, LAYER_FID_COLUMN);
         }
@@ -1265,7 +1259,7 @@ static void describe_unweighted(agg_run *run)
  *
  * It is used only when it summarises these records: its header holds a hash of its identity (this format and
  * harmmap version, the SELECT that reads the incidents, the periods, the ward and beat codes in index order, the
- * population table's bytes) and of every value read from every incident it covers, in fid order (hash_row), with
+ * population table's bytes) and of every value read from every incident it covers, in fid order (hash_incident), with
  * their count and the last fid. The kept incidents are read again and hashed (a plain scan, no lookups or
  * parsing) before the state is trusted, so a record that changed (harm whose recency decay moved, a rewritten
  * file) sends the stage to the full pass. So do: a missing or damaged file (a hash of all its bytes ends it),
@@ -1503,7 +1497,7 @@ static int verify_kept_records(agg_run *run, int *same)
     long long rows = 0, last = -1;
     int step;
     while ((step = sqlite3_step(statement)) == SQLITE_ROW) {
-        hash = hash_row(statement, hash);
+        hash = hash_incident(statement, hash);
         rows++;
         last = sqlite3_column_int64(statement, LAYER_FID_COLUMN);
     }
