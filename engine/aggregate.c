@@ -498,6 +498,16 @@ typedef struct agg_kept {
     size_t areas_offset; /* start of the per-area sums in bytes.data */
 } agg_kept;
 
+/* Records whose harm is 0 for want of a weight (geocode's harm_flag), by category, counted while reading: the
+ * report names them (describe_flagged). */
+typedef struct agg_flagged {
+    string_index index; /* category -> position in names and counts */
+    char **names;
+    long long *counts;
+    size_t count;
+    long long null_count; /* records without a category */
+} agg_flagged;
+
 typedef struct agg_run {
     hm_ctx *ctx;
     const hm_aggregate_options *options;
@@ -524,6 +534,7 @@ typedef struct agg_run {
     double incident_placed_harm;   /* placed_harm_total after the incidents */
     agg_bytes snapshot;            /* the state after the incidents, to be written */
     char state_note[512];          /* which pass ran and why */
+    agg_flagged flagged[2];        /* incidents, intelligence */
 } agg_run;
 
 static int table_has_column(sqlite3 *db, const char *table, const char *column)
@@ -954,19 +965,36 @@ static void describe_column_harm(agg_run *run)
         sqlite3_finalize(statement);
         if (strstr(result->harm_source, "days of custody")) snprintf(result->unit, sizeof result->unit, "days of custody");
     }
-    const char *layers[] = {"incidents", "intelligence"};
+}
+
+static int compare_flagged_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Names the categories geocode could not weigh (harm_flag unknown_category or no_weight), by layer, in the order of
+ * their names (SQLite's ORDER BY: no category first), as describe_unweighted does for harm computed here. Counted
+ * while the records are read (count_flagged): a query of its own scanned every record again. */
+static void describe_flagged(agg_run *run)
+{
+    hm_agg_result *result = &run->result;
     size_t used = 0;
     for (size_t l = 0; l < 2; l++) {
-        if (!table_exists(run->db, layers[l]) || !table_has_column(run->db, layers[l], "harm_flag")) continue;
-        char sql[512];
-        int public_intelligence = l == 1 && run->options->public_mode;
-        snprintf(sql, sizeof sql, "SELECT category, count(*) FROM \"%s\" WHERE harm_flag IN ('unknown_category', "
-                 "'no_weight')%s GROUP BY category ORDER BY category", layers[l],
-                 public_intelligence ? " AND handling_code = 'P'" : "");
-        if (sqlite3_prepare_v2(run->db, sql, -1, &statement, NULL) != SQLITE_OK) continue;
-        while (sqlite3_step(statement) == SQLITE_ROW) {
-            const char *category = (const char *)sqlite3_column_text(statement, 0);
-            long long count = sqlite3_column_int64(statement, 1);
+        agg_flagged *flagged = &run->flagged[l];
+        char **names = malloc((flagged->count ? flagged->count : 1) * sizeof *names);
+        if (!names) return;
+        if (flagged->count) memcpy(names, flagged->names, flagged->count * sizeof *names);
+        qsort(names, flagged->count, sizeof *names, compare_flagged_names);
+        for (size_t k = 0; k <= flagged->count; k++) {
+            const char *category = NULL;
+            long long count = flagged->null_count;
+            if (k == 0 && !flagged->null_count) continue;
+            if (k > 0) {
+                size_t position = 0;
+                category = names[k - 1];
+                string_index_find(&flagged->index, category, &position);
+                count = flagged->counts[position];
+            }
             char item[256];
             if (run->options->public_mode)
                 snprintf(item, sizeof item, "%s", category ? category : "(no category)");
@@ -978,8 +1006,48 @@ static void describe_column_harm(agg_run *run)
             if (written < 0 || (size_t)written >= sizeof result->unweighted_note - used) break;
             used += (size_t)written;
         }
-        sqlite3_finalize(statement);
+        free(names);
     }
+}
+
+#define LAYER_FLAG_COLUMN 11 /* harm_flag (with harm from geocode's column), for count_flagged */
+
+/* Counts a record in describe_flagged's list when geocode could not weigh it. */
+static int count_flagged(agg_run *run, int layer, sqlite3_stmt *statement)
+{
+    const char *flag = (const char *)sqlite3_column_text(statement, LAYER_FLAG_COLUMN);
+    if (!flag || (strcmp(flag, "unknown_category") != 0 && strcmp(flag, "no_weight") != 0)) return HM_OK;
+    agg_flagged *flagged = &run->flagged[layer];
+    const char *category = (const char *)sqlite3_column_text(statement, 2);
+    size_t position = 0;
+    if (!category) {
+        flagged->null_count++;
+        return HM_OK;
+    }
+    if (string_index_find(&flagged->index, category, &position)) {
+        flagged->counts[position]++;
+        return HM_OK;
+    }
+    char **names = realloc(flagged->names, (flagged->count + 1) * sizeof *names);
+    if (names) flagged->names = names;
+    long long *counts = realloc(flagged->counts, (flagged->count + 1) * sizeof *counts);
+    if (counts) flagged->counts = counts;
+    char *name = names && counts ? copy_text(category) : NULL;
+    if (!name || string_index_insert(&flagged->index, category, flagged->count, NULL) < 0) {
+        free(name);
+        return hm_error(run->ctx, HM_ENOMEM, "out of memory");
+    }
+    flagged->names[flagged->count] = name;
+    flagged->counts[flagged->count++] = 1;
+    return HM_OK;
+}
+
+static void free_flagged(agg_flagged *flagged)
+{
+    for (size_t k = 0; k < flagged->count; k++) free(flagged->names[k]);
+    free(flagged->names);
+    free(flagged->counts);
+    string_index_free(&flagged->index);
 }
 
 static int prepare_harm(agg_run *run)
@@ -1033,11 +1101,12 @@ static int layer_sql(agg_run *run, const char *layer, int is_intelligence, const
                         table_has_column(db, layer, "intelligence_assessment");
     int has_ocg = is_intelligence && table_has_column(db, layer, "ocg_ref");
     snprintf(sql, size,
-             "SELECT ward_code, %s, category, date, %s, %s, %s, %s, %s, %s, fid FROM \"%s\"%s ORDER BY fid",
+             "SELECT ward_code, %s, category, date, %s, %s, %s, %s, %s, %s, fid, %s FROM \"%s\"%s ORDER BY fid",
              has_beat ? "beat_code" : "NULL", has_weight ? "weight" : "1",
              run->use_harm_column ? "harm" : "NULL", is_intelligence ? "handling_code" : "NULL",
              intel_grading ? "source_evaluation" : "0", intel_grading ? "intelligence_assessment" : "0",
-             has_ocg ? "ocg_ref" : "NULL", layer, where);
+             has_ocg ? "ocg_ref" : "NULL",
+             run->use_harm_column && table_has_column(db, layer, "harm_flag") ? "harm_flag" : "NULL", layer, where);
     return intel_grading;
 }
 
@@ -1129,6 +1198,7 @@ static int read_layer(agg_run *run, const char *layer, int is_intelligence, cons
             result->withheld_intelligence++;
             continue;
         }
+        if (run->use_harm_column && (status = count_flagged(run, is_intelligence, statement)) != HM_OK) break;
         agg_record record = {-1, -1, 0, -1, (uint8_t)is_intelligence, 1, 1, 0};
         if (ward_code && *ward_code) {
             size_t index = 0;
@@ -1498,6 +1568,10 @@ static int verify_kept_records(agg_run *run, int *same)
     int step;
     while ((step = sqlite3_step(statement)) == SQLITE_ROW) {
         hash = hash_incident(statement, hash);
+        if (count_flagged(run, 0, statement) != HM_OK) {
+            sqlite3_finalize(statement);
+            return HM_ENOMEM;
+        }
         rows++;
         last = sqlite3_column_int64(statement, LAYER_FID_COLUMN);
     }
@@ -1653,6 +1727,7 @@ static int read_records(agg_run *run)
         hm_harm_model_warn(run->ctx, run->model);
         describe_unweighted(run);
     }
+    if (run->use_harm_column) describe_flagged(run);
     if (run->null_harm_values)
         hm_warn(run->ctx, "%lld records have an empty harm value: counted with harm 0", run->null_harm_values);
     if (result->records_undated && run->options->period_count)
@@ -2728,6 +2803,8 @@ int hm_aggregate(hm_ctx *ctx, const hm_aggregate_options *options, GDALProgressF
     hm_harm_model_destroy(run.model);
     free(run.records);
     free_kept(&run.kept);
+    free_flagged(&run.flagged[0]);
+    free_flagged(&run.flagged[1]);
     free(run.snapshot.data);
     return status;
 }
