@@ -12,6 +12,7 @@
 #include <ogr_srs_api.h>
 
 #include <dirent.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,39 +20,24 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "test_folder.h"
+
 /* A fresh folder under $HM_TMP (or /tmp), malloc'd. */
 static inline char *fixture_folder(const char *tag)
 {
-    const char *base = getenv("HM_TMP");
-    if (!base || !base[0]) base = "/tmp";
-    size_t length = strlen(base) + strlen(tag) + 16;
+    size_t length = PATH_MAX;
     char *path = malloc(length);
-    if (!path) return NULL;
-    snprintf(path, length, "%s/%s-XXXXXX", base, tag);
-    if (!mkdtemp(path)) {
+    if (path && test_folder_create(path, length, tag) != 0) {
         free(path);
         return NULL;
     }
     return path;
 }
 
-/* Removes the files in a fixture folder (not recursive), then the folder itself. */
+/* Removes a fixture folder and everything in it. */
 static inline void fixture_remove_folder(const char *folder)
 {
-    DIR *directory = opendir(folder);
-    if (!directory) return;
-    struct dirent *entry;
-    while ((entry = readdir(directory)) != NULL) {
-        if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0) continue;
-        size_t length = strlen(folder) + strlen(entry->d_name) + 2;
-        char *path = malloc(length);
-        if (!path) break;
-        snprintf(path, length, "%s/%s", folder, entry->d_name);
-        unlink(path);
-        free(path);
-    }
-    closedir(directory);
-    rmdir(folder);
+    (void)test_folder_remove(folder);
 }
 
 /* folder + "/" + name, malloc'd. */

@@ -23,6 +23,7 @@
 #include "context.h"
 #include "gpkg.h"
 #include "gpkg_metadata.h"
+#include "test_folder.h"
 
 #define VALIDATOR "/usr/lib/python3/dist-packages/osgeo_utils/samples/validate_gpkg.py"
 
@@ -38,9 +39,7 @@ static int setup(void **state)
     if (!f) return -1;
     f->ctx = hm_ctx_create();
     hm_ctx_set_verbosity(f->ctx, HM_QUIET);
-    const char *tmp = getenv("HM_TMP");
-    snprintf(f->dir, sizeof f->dir, "%s/gpkg_metadata-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(f->dir)) return -1;
+    if (test_folder_create(f->dir, sizeof f->dir, "gpkg_metadata") != 0) return -1;
     snprintf(f->path, sizeof f->path, "%s/out.gpkg", f->dir);
     *state = f;
     return 0;
@@ -49,16 +48,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    DIR *dir = opendir(f->dir);
-    struct dirent *entry;
-    while (dir && (entry = readdir(dir))) {
-        if (entry->d_name[0] == '.') continue;
-        char path[1024];
-        snprintf(path, sizeof path, "%s/%s", f->dir, entry->d_name);
-        unlink(path);
-    }
-    if (dir) closedir(dir);
-    rmdir(f->dir);
+    test_folder_remove(f->dir);
     hm_ctx_destroy(f->ctx);
     free(f);
     return 0;

@@ -1,5 +1,6 @@
 /* test_harm.c - the harm model on hand-computed cases: table lookups, multipliers, flags and bad tables. */
 #include "harm.h"
+#include "test_folder.h"
 
 #include <math.h>
 #include <setjmp.h>
@@ -18,17 +19,13 @@ static char temp_dir[512];
 static int make_temp_dir(void **state)
 {
     (void)state;
-    const char *base = getenv("HM_TMP");
-    snprintf(temp_dir, sizeof temp_dir, "%s/test_harm.XXXXXX", base && *base ? base : "/tmp");
-    return mkdtemp(temp_dir) ? 0 : -1;
+    return test_folder_create(temp_dir, sizeof temp_dir, "test_harm");
 }
 
 static int remove_temp_dir(void **state)
 {
     (void)state;
-    char command[600];
-    snprintf(command, sizeof command, "rm -rf '%s'", temp_dir);
-    return system(command) == 0 ? 0 : -1;
+    return test_folder_remove(temp_dir);
 }
 
 static const char *write_file(const char *name, const char *text)

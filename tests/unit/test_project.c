@@ -2,6 +2,7 @@
  * the stages' argvs, and adding an input. */
 #include "project.h"
 #include "records.h"
+#include "test_folder.h"
 
 #include <limits.h>
 #include <setjmp.h>
@@ -19,9 +20,7 @@ static char folder[PATH_MAX];
 static int make_folder(void **state)
 {
     (void)state;
-    const char *tmp = getenv("HM_TMP");
-    snprintf(folder, sizeof folder, "%s/test_project.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(folder)) return -1;
+    if (test_folder_create(folder, sizeof folder, "test_project") != 0) return -1;
     /* files a project names must exist */
     const char *names[] = {"wards.gpkg", "beats.gpkg", "a.csv", "b.csv", "intel.csv", "pop.csv"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
@@ -38,9 +37,7 @@ static int make_folder(void **state)
 static int remove_folder(void **state)
 {
     (void)state;
-    char command[PATH_MAX + 16];
-    snprintf(command, sizeof command, "rm -rf '%s'", folder);
-    return system(command) == 0 ? 0 : -1;
+    return test_folder_remove(folder);
 }
 
 /* Writes `text` to FOLDER/name and returns the path (static buffer). */

@@ -26,6 +26,7 @@
 #include "context.h"
 #include "gpkg.h"
 #include "qgis_project.h"
+#include "test_folder.h"
 
 typedef struct fixture {
     hm_ctx *ctx;
@@ -38,9 +39,7 @@ static int setup(void **state)
     if (!f) return -1;
     f->ctx = hm_ctx_create();
     hm_ctx_set_verbosity(f->ctx, HM_QUIET);
-    const char *tmp = getenv("HM_TMP");
-    snprintf(f->dir, sizeof f->dir, "%s/qgis_project-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(f->dir)) return -1;
+    if (test_folder_create(f->dir, sizeof f->dir, "qgis_project") != 0) return -1;
     GDALAllRegister();
     *state = f;
     return 0;
@@ -49,9 +48,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    char command[1100];
-    snprintf(command, sizeof command, "rm -rf '%s'", f->dir);
-    assert_int_equal(system(command), 0);
+    assert_int_equal(test_folder_remove(f->dir), 0);
     hm_ctx_destroy(f->ctx);
     free(f);
     return 0;

@@ -23,6 +23,7 @@
 #include "context.h"
 #include "gpkg.h"
 #include "styles.h"
+#include "test_folder.h"
 
 typedef struct fixture {
     hm_ctx *ctx;
@@ -35,9 +36,7 @@ static int setup(void **state)
     if (!f) return -1;
     f->ctx = hm_ctx_create();
     hm_ctx_set_verbosity(f->ctx, HM_QUIET);
-    const char *tmp = getenv("HM_TMP");
-    snprintf(f->dir, sizeof f->dir, "%s/styles-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(f->dir)) return -1;
+    if (test_folder_create(f->dir, sizeof f->dir, "styles") != 0) return -1;
     *state = f;
     return 0;
 }
@@ -45,16 +44,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    DIR *dir = opendir(f->dir);
-    struct dirent *entry;
-    while (dir && (entry = readdir(dir))) {
-        if (entry->d_name[0] == '.') continue;
-        char path[1024];
-        snprintf(path, sizeof path, "%s/%s", f->dir, entry->d_name);
-        unlink(path);
-    }
-    if (dir) closedir(dir);
-    rmdir(f->dir);
+    test_folder_remove(f->dir);
     hm_ctx_destroy(f->ctx);
     free(f);
     return 0;

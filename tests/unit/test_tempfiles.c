@@ -16,6 +16,7 @@
 
 #include "context.h"
 #include "tempfiles.h"
+#include "test_folder.h"
 
 static char folder[256];
 
@@ -49,17 +50,13 @@ static int exists(const char *name)
 static int setup(void **state)
 {
     (void)state;
-    const char *tmp = getenv("HM_TMP");
-    snprintf(folder, sizeof folder, "%s/test_tempfiles.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    return mkdtemp(folder) ? 0 : -1;
+    return test_folder_create(folder, sizeof folder, "test_tempfiles");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char command[300];
-    snprintf(command, sizeof command, "rm -rf '%s'", folder);
-    return system(command) == 0 ? 0 : -1;
+    return test_folder_remove(folder);
 }
 
 static void test_stale_removed_others_kept(void **state)
