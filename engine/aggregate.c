@@ -1653,20 +1653,18 @@ static void take_snapshot(agg_run *run)
 static void save_state(agg_run *run)
 {
     const char *path = run->options->state_path;
-    char temp[4200];
-    snprintf(temp, sizeof temp, "%s.tmp-%ld", path, (long)getpid());
+    if (run->snapshot.failed || !run->snapshot.size) {
+        unlink(path);
+        hm_warn(run->ctx, "%s: the sums could not be kept (out of memory): the next run makes a full pass", path);
+        return;
+    }
     /* Owner-only, as density's sums: derived from records that may be restricted. */
-    int descriptor = run->snapshot.failed || !run->snapshot.size ? -1 : open(temp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    FILE *file = descriptor >= 0 ? fdopen(descriptor, "wb") : NULL;
-    if (descriptor >= 0 && !file) close(descriptor);
-    int ok = file && fwrite(run->snapshot.data, 1, run->snapshot.size, file) == run->snapshot.size;
-    if (file && fclose(file) != 0) ok = 0;
-    if (ok && rename(temp, path) != 0) ok = 0;
-    if (!ok) {
-        if (descriptor >= 0) unlink(temp);
+    const hm_file_part part = {run->snapshot.data, run->snapshot.size};
+    if (hm_write_parts_atomically(run->ctx, path, &part, 1, HM_WRITE_OWNER_ONLY | HM_WRITE_NO_SYNC) != HM_OK) {
         unlink(path);
         hm_warn(run->ctx, "%s: the sums could not be kept (%s): the next run makes a full pass", path,
-                run->snapshot.failed ? "out of memory" : strerror(errno));
+                hm_error_message(run->ctx));
+        hm_error_clear(run->ctx);
     }
 }
 

@@ -1697,21 +1697,18 @@ static int sums_write(hm_ctx *ctx, const char *path, const kept_sums *s)
         }
     }
     used += (size_t)snprintf(header + used, header_size - used, "end\n");
-    char temporary[4096];
-    snprintf(temporary, sizeof temporary, "%s.tmp-%ld", path, (long)getpid());
-    FILE *f = fopen(temporary, "wb");
-    int ok = f && fwrite(header, 1, used, f) == used;
-    for (size_t l = 0; ok && l < s->layer_count; l++) ok = fwrite(s->layers[l].sum, 1, bytes, f) == bytes;
-    if (f && fclose(f) != 0) ok = 0;
-    free(header);
-    if (ok && rename(temporary, path) == 0) {
-        hm_remove_stale_temporaries(ctx, temporary);
-        return HM_OK;
+    hm_file_part *parts = malloc((1 + s->layer_count) * sizeof *parts);
+    int status = parts ? HM_OK : hm_error(ctx, HM_ENOMEM, "out of memory");
+    if (status == HM_OK) {
+        parts[0] = (hm_file_part){header, used};
+        for (size_t l = 0; l < s->layer_count; l++) parts[1 + l] = (hm_file_part){s->layers[l].sum, bytes};
+        status = hm_write_parts_atomically(ctx, path, parts, 1 + s->layer_count, HM_WRITE_NO_SYNC);
+        if (status != HM_OK)
+            hm_error_prefix(ctx, "%s: cannot write the kept sums (the next run will compute them again)", path);
     }
-    int saved = errno;
-    unlink(temporary);
-    return hm_error(ctx, HM_EIO, "%s: cannot write the kept sums (%s): the next run will compute them again", path,
-                    strerror(saved));
+    free(parts);
+    free(header);
+    return status;
 }
 
 /* ---- the difference of two surfaces ------------------------------------------------------------------------ */

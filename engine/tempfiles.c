@@ -111,25 +111,38 @@ int hm_copy_file(hm_ctx *ctx, const char *from, const char *to)
     return status;
 }
 
-int hm_write_file_atomically(hm_ctx *ctx, const char *path, const void *data, size_t length)
+int hm_write_parts_atomically(hm_ctx *ctx, const char *path, const hm_file_part *parts, size_t count, int flags)
 {
     size_t size = strlen(path) + 32;
     char *temp = malloc(size);
     if (!temp) return hm_error(ctx, HM_ENOMEM, "out of memory writing %s", path);
     snprintf(temp, size, "%s.tmp-%ld", path, (long)getpid());
     int status = HM_OK;
-    FILE *file = fopen(temp, "wb");
-    if (!file) {
+    int fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC, flags & HM_WRITE_OWNER_ONLY ? 0600 : 0666);
+    if (fd < 0) {
         status = hm_error(ctx, HM_EIO, "%s: cannot write: %s (is the folder writable?)", temp, strerror(errno));
     } else {
-        int failed = fwrite(data, 1, length, file) != length;
-        if (fflush(file) != 0 || fsync(fileno(file)) != 0) failed = 1;
-        if (fclose(file) != 0) failed = 1;
+        int failed = 0;
+        for (size_t p = 0; p < count && !failed; p++) {
+            const char *data = parts[p].data;
+            for (size_t done = 0; done < parts[p].length && !failed;) {
+                ssize_t written = write(fd, data + done, parts[p].length - done);
+                if (written < 0 && errno == EINTR) continue;
+                if (written <= 0) failed = 1;
+                else done += (size_t)written;
+            }
+        }
+        if (!failed && !(flags & HM_WRITE_NO_SYNC) && fsync(fd) != 0) failed = 1;
+        int saved = errno;
+        if (close(fd) != 0 && !failed) {
+            failed = 1;
+            saved = errno;
+        }
         if (failed) {
-            status = hm_error(ctx, HM_EIO, "%s: write failed: %s (is the disk full?)", temp, strerror(errno));
+            status = hm_error(ctx, HM_EIO, "%s: write failed: %s (is the disk full?)", temp, strerror(saved));
             unlink(temp);
         } else if (rename(temp, path) != 0) {
-            int saved = errno;
+            saved = errno;
             unlink(temp);
             status = hm_error(ctx, HM_EIO, "cannot rename %s to %s: %s", temp, path, strerror(saved));
         }
@@ -137,4 +150,10 @@ int hm_write_file_atomically(hm_ctx *ctx, const char *path, const void *data, si
     if (status == HM_OK) hm_remove_stale_temporaries(ctx, temp); /* left by killed runs */
     free(temp);
     return status;
+}
+
+int hm_write_file_atomically(hm_ctx *ctx, const char *path, const void *data, size_t length)
+{
+    const hm_file_part part = {data, length};
+    return hm_write_parts_atomically(ctx, path, &part, 1, 0);
 }

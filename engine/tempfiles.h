@@ -28,10 +28,24 @@ int hm_copy_file(hm_ctx *ctx, const char *from, const char *to);
 /* fsync of a file or a folder (after a rename, the folder's entry) by path: 0, or -1 with errno set. */
 int hm_fsync_path(const char *path);
 
-/* Writes `length` bytes of `data` to `path` atomically: to "<path>.tmp-<pid>" beside it (created with the umask's
- * permissions), flushed and fsynced, then renamed over `path`; afterwards removes the temporaries of earlier
- * writers of `path` that were killed (hm_remove_stale_temporaries). On failure the temporary is removed, `path`
- * is untouched and the error names the file and what to check. */
+/* One piece of a file written by hm_write_parts_atomically. */
+typedef struct hm_file_part {
+    const void *data;
+    size_t length;
+} hm_file_part;
+
+enum {
+    HM_WRITE_OWNER_ONLY = 1, /* created 0600 (minus the umask) rather than 0666: derived from restricted records */
+    HM_WRITE_NO_SYNC = 2     /* not fsynced: for caches whose readers detect a file cut short by a power cut */
+};
+
+/* Writes the parts, one after another, to `path` atomically: to "<path>.tmp-<pid>" beside it (0666 or, with
+ * HM_WRITE_OWNER_ONLY, 0600, minus the umask), fsynced unless HM_WRITE_NO_SYNC, then renamed over `path`;
+ * afterwards removes the temporaries of earlier writers of `path` that were killed (hm_remove_stale_temporaries).
+ * On failure the temporary is removed, `path` is untouched and the error names the file and what to check. */
+int hm_write_parts_atomically(hm_ctx *ctx, const char *path, const hm_file_part *parts, size_t count, int flags);
+
+/* hm_write_parts_atomically of one part, fsynced, with the umask's permissions. */
 int hm_write_file_atomically(hm_ctx *ctx, const char *path, const void *data, size_t length);
 
 #endif

@@ -119,11 +119,56 @@ static void test_extension_after_pid(void **state)
     hm_ctx_destroy(ctx);
 }
 
+/* The parts land one after another, owner-only when asked (whatever the umask lets through), no temporary is
+ * left, and a killed writer's temporary of the same file is removed; a folder that cannot be written is an error
+ * and leaves the file as it was. */
+static void test_write_parts_atomically(void **state)
+{
+    (void)state;
+    hm_ctx *ctx = hm_ctx_create();
+    hm_ctx_set_verbosity(ctx, HM_QUIET);
+    char stale[64], path[512];
+    snprintf(stale, sizeof stale, "kept.sums.tmp-%ld", dead_pid());
+    touch(stale);
+    snprintf(path, sizeof path, "%s/kept.sums", folder);
+    const hm_file_part parts[] = {{"head\n", 5}, {"", 0}, {"body", 4}};
+    mode_t saved_umask = umask(022);
+    assert_int_equal(hm_write_parts_atomically(ctx, path, parts, 3, HM_WRITE_OWNER_ONLY | HM_WRITE_NO_SYNC), HM_OK);
+    umask(saved_umask);
+    FILE *file = fopen(path, "rb");
+    assert_non_null(file);
+    char text[32] = "";
+    size_t got = fread(text, 1, sizeof text - 1, file);
+    fclose(file);
+    assert_int_equal(got, 9);
+    assert_string_equal(text, "head\nbody");
+    struct stat info;
+    assert_int_equal(stat(path, &info), 0);
+    assert_int_equal(info.st_mode & 0777, 0600);
+    assert_false(exists(stale));
+    char own[64];
+    snprintf(own, sizeof own, "kept.sums.tmp-%ld", (long)getpid());
+    assert_false(exists(own));
+    /* The one-part form, fsynced, with the umask's permissions. */
+    saved_umask = umask(022);
+    assert_int_equal(hm_write_file_atomically(ctx, path, "x", 1), HM_OK);
+    umask(saved_umask);
+    assert_int_equal(stat(path, &info), 0);
+    assert_int_equal(info.st_mode & 0777, 0644);
+    assert_int_equal(info.st_size, 1);
+    char missing[600];
+    snprintf(missing, sizeof missing, "%s/no such folder/kept.sums", folder);
+    assert_int_equal(hm_write_parts_atomically(ctx, missing, parts, 3, 0), HM_EIO);
+    assert_non_null(strstr(hm_error_message(ctx), "is the folder writable?"));
+    hm_ctx_destroy(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_stale_removed_others_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_extension_after_pid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_parts_atomically, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
