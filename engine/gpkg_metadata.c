@@ -40,13 +40,10 @@ typedef struct md_item {
     char *key, *value;
 } md_item;
 
-#define MAX_TABLES 128
 
 typedef struct md_job {
     hm_ctx *ctx;
-    char *counted[MAX_TABLES]; /* row counts, each table counted once (a full scan on a million incidents) */
-    long long counts[MAX_TABLES];
-    size_t counted_count;
+    hm_layer_summaries *summaries; /* row counts and date ranges, each table read once (layer_summary.h) */
     sqlite3 *db;
     const hm_run_description *run;
     char started[32];
@@ -108,15 +105,15 @@ static long long query_integer(sqlite3 *db, const char *format, ...)
     return result;
 }
 
+/* -1 when the table cannot be read (the error is the caller's to skip: the count is informative). */
 static long long row_count(md_job *job, const char *table)
 {
-    for (size_t i = 0; i < job->counted_count; i++)
-        if (strcmp(job->counted[i], table) == 0) return job->counts[i];
-    long long rows = query_integer(job->db, "SELECT count(*) FROM \"%w\"", table);
-    if (job->counted_count < MAX_TABLES && (job->counted[job->counted_count] = strdup(table))) {
-        job->counts[job->counted_count++] = rows;
+    const hm_layer_summary *summary = NULL;
+    if (hm_layer_summaries_get(job->ctx, job->summaries, table, NULL, &summary) != HM_OK) {
+        hm_error_clear(job->ctx);
+        return -1;
     }
-    return rows;
+    return summary->rows;
 }
 
 /* "snap-m" -> "SNAP_M" */
@@ -647,17 +644,15 @@ static int write_layer_record(md_job *job, const char *table, const char *data_t
         sqlite3_str_appendf(xml, "    <spatial dimensions=\"2\" crs=\"EPSG:%d\" minx=\"%.17g\" miny=\"%.17g\" "
                                  "maxx=\"%.17g\" maxy=\"%.17g\" minz=\"0\" maxz=\"0\"/>\n",
                             srs_epsg, extent[0], extent[1], extent[2], extent[3]);
-    if (strcmp(data_type, "features") == 0) {
-        if (query_integer(db, "SELECT 1 FROM pragma_table_info(%Q) WHERE name = 'date'", table) == 1) {
-            /* One scan for both ends; '' sorts before any date, so it is left out of the minimum. */
-            char *range = query_text(db, "SELECT min(nullif(date, '')) || ' ' || max(date) FROM \"%w\"", table);
-            char *first = range, *last = range ? strchr(range, ' ') : NULL;
-            if (last) *last++ = '\0';
+    if (status == HM_OK && strcmp(data_type, "features") == 0) {
+        const hm_layer_summary *summary = NULL;
+        if (hm_layer_summaries_get(job->ctx, job->summaries, table, NULL, &summary) != HM_OK) {
+            hm_error_clear(job->ctx); /* an unreadable table: its temporal extent is left out, not the layer */
+        } else if (summary->date_min && summary->date_max) {
             char start[32], end[32];
-            if (first && last && period_bound(first, 0, start) && period_bound(last, 1, end))
+            if (period_bound(summary->date_min, 0, start) && period_bound(summary->date_max, 1, end))
                 sqlite3_str_appendf(xml, "    <temporal>\n      <period>\n        <start>%s</start>\n        "
                                          "<end>%s</end>\n      </period>\n    </temporal>\n", start, end);
-            free(range);
         }
     }
     sqlite3_str_appendall(xml, "  </extent>\n</qgis>\n");
@@ -758,13 +753,17 @@ static int describe_layer(md_job *job, const char *table)
 
 /* ---------------------------------------------------------------------------------------------------------- */
 
-int hm_gpkg_metadata_write(hm_ctx *ctx, sqlite3 *db, const hm_run_description *run)
+int hm_gpkg_metadata_write(hm_ctx *ctx, sqlite3 *db, const hm_run_description *run, hm_layer_summaries *summaries)
 {
     md_job job;
     memset(&job, 0, sizeof job);
     job.ctx = ctx;
     job.db = db;
     job.run = run;
+    hm_layer_summaries *own_summaries = NULL;
+    job.summaries = summaries;
+    if (!job.summaries && !(job.summaries = own_summaries = hm_layer_summaries_create(db)))
+        return hm_error(ctx, HM_ENOMEM, "out of memory");
     if (!hm_timestamp_normalise(run->started, job.started)) hm_timestamp_now(job.started);
     item_key(job.command_prefix, sizeof job.command_prefix - 1, "HARMMAP_", run->command ? run->command : "run");
     strcat(job.command_prefix, "_");
@@ -809,7 +808,7 @@ int hm_gpkg_metadata_write(hm_ctx *ctx, sqlite3 *db, const hm_run_description *r
         free(job.items[i].key);
         free(job.items[i].value);
     }
-    for (size_t i = 0; i < job.counted_count; i++) free(job.counted[i]);
+    hm_layer_summaries_destroy(own_summaries);
     hm_field_dictionary_destroy(job.fields);
     return status;
 }

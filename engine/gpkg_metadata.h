@@ -30,6 +30,7 @@
 #define HM_GPKG_METADATA_H
 
 #include "context.h"
+#include "layer_summary.h"
 
 #include <sqlite3.h>
 #include <stddef.h>
@@ -48,8 +49,9 @@ typedef struct hm_run_description {
 } hm_run_description;
 
 /* Writes the dataset metadata, the layer metadata, gpkg_contents identifiers and gpkg_data_columns rows of the
- * open GeoPackage, as described above. */
-int hm_gpkg_metadata_write(hm_ctx *ctx, sqlite3 *db, const hm_run_description *run);
+ * open GeoPackage, as described above. Row counts and date ranges come from `summaries` (shared with the styles,
+ * layer_summary.h); NULL: the call reads the layers itself. */
+int hm_gpkg_metadata_write(hm_ctx *ctx, sqlite3 *db, const hm_run_description *run, hm_layer_summaries *summaries);
 
 /* A QGIS <spatialrefsys> element for EPSG:epsg (WKT2 from PROJ, as QGIS writes it), appended to out with each
  * line indented by `indent` spaces. Used for the layer metadata and the project file. */

@@ -35,9 +35,14 @@ int hm_qgis_prepare_database(hm_ctx *ctx, sqlite3 *db, const hm_run_description 
     if (styles) style_options = *styles;
     if (!style_options.update_time) style_options.update_time = run->started;
     if (!style_options.styles_dir) style_options.styles_dir = run->styles_dir;
+    /* One read of each layer for both (a million incidents: one read instead of three). */
+    hm_layer_summaries *summaries = hm_layer_summaries_create(db);
+    if (!summaries) return hm_error(ctx, HM_ENOMEM, "out of memory");
+    style_options.summaries = summaries;
     /* Styles first: the metadata then describes layer_styles too. */
     int status = hm_styles_write_gpkg(ctx, db, &style_options, NULL);
-    if (status == HM_OK) status = hm_gpkg_metadata_write(ctx, db, run);
+    if (status == HM_OK) status = hm_gpkg_metadata_write(ctx, db, run, summaries);
+    hm_layer_summaries_destroy(summaries);
     return status;
 }
 

@@ -2,6 +2,7 @@
 #include "styles.h"
 
 #include "csv.h"
+#include "layer_summary.h"
 #include "tempfiles.h"
 
 #include <cpl_conv.h>
@@ -904,6 +905,7 @@ typedef struct style_job {
     const char *styles_dir;
     hm_field_dictionary *fields; /* data/styles/fields.csv */
     text_table categories; /* data/styles/categories.csv: layer, field, value, label, colour */
+    hm_layer_summaries *summaries; /* the options' cache, or one of this call's own */
 } style_job;
 
 static int fill_pair(style_job *job, const char *template_base, const hm_template_scope *scope, layer_style *style)
@@ -1043,97 +1045,6 @@ static int graduated_style(style_job *job, const char *table, const char *const 
 static const char *const fallback_colours[] = {"#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02",
                                                "#a6761d", "#66c2a5", "#fc8d62", "#8da0cb", "#a6d854", "#ffd92f"};
 
-/* The distinct non-empty values of a column with their counts, most frequent first (ties by value). Counted in
- * one scan with a small hash table: GROUP BY sorts every row, 5 times slower on a million incidents. */
-typedef struct value_count {
-    char *value;
-    long long count;
-} value_count;
-
-static uint64_t hash_bytes(const unsigned char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ULL;
-    return h;
-}
-
-static int compare_value_counts(const void *a, const void *b)
-{
-    const value_count *x = a, *y = b;
-    if (x->count != y->count) return x->count > y->count ? -1 : 1;
-    return strcmp(x->value, y->value);
-}
-
-static int count_values(hm_ctx *ctx, sqlite3 *db, const char *table, const char *field, value_count **out,
-                        size_t *distinct, long long *features)
-{
-    *out = NULL;
-    *distinct = 0;
-    *features = 0;
-    char *sql = sqlite3_mprintf("SELECT \"%w\" FROM \"%w\"", field, table);
-    sqlite3_stmt *stmt = NULL;
-    if (!sql) return hm_error(ctx, HM_ENOMEM, "out of memory");
-    int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
-    sqlite3_free(sql);
-    if (rc != SQLITE_OK) return sql_fail(ctx, db, "reading the categories");
-    size_t capacity = 64, used = 0;
-    value_count *slots = calloc(capacity, sizeof *slots);
-    int status = slots ? HM_OK : hm_error(ctx, HM_ENOMEM, "out of memory");
-    while (status == HM_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        const unsigned char *text = sqlite3_column_text(stmt, 0);
-        int length = sqlite3_column_bytes(stmt, 0);
-        if (!text || length == 0) continue;
-        if (2 * (used + 1) > capacity) { /* keep the table at most half full */
-            value_count *bigger = calloc(2 * capacity, sizeof *bigger);
-            if (!bigger) {
-                status = hm_error(ctx, HM_ENOMEM, "out of memory counting categories");
-                break;
-            }
-            for (size_t i = 0; i < capacity; i++)
-                if (slots[i].value) {
-                    size_t j = hash_bytes((const unsigned char *)slots[i].value, strlen(slots[i].value)) &
-                               (2 * capacity - 1);
-                    while (bigger[j].value) j = (j + 1) & (2 * capacity - 1);
-                    bigger[j] = slots[i];
-                }
-            free(slots);
-            slots = bigger;
-            capacity *= 2;
-        }
-        size_t j = hash_bytes(text, (size_t)length) & (capacity - 1);
-        while (slots[j].value && !(strlen(slots[j].value) == (size_t)length && memcmp(slots[j].value, text,
-                                                                                      (size_t)length) == 0))
-            j = (j + 1) & (capacity - 1);
-        if (!slots[j].value) {
-            slots[j].value = malloc((size_t)length + 1);
-            if (!slots[j].value) {
-                status = hm_error(ctx, HM_ENOMEM, "out of memory counting categories");
-                break;
-            }
-            memcpy(slots[j].value, text, (size_t)length);
-            slots[j].value[length] = '\0';
-            used++;
-        }
-        slots[j].count++;
-        (*features)++;
-    }
-    if (status == HM_OK && rc != SQLITE_DONE) status = sql_fail(ctx, db, "reading the categories");
-    sqlite3_finalize(stmt);
-    /* Pack the used slots and sort them. */
-    size_t n = 0;
-    for (size_t i = 0; slots && i < capacity; i++)
-        if (slots[i].value) slots[n++] = slots[i];
-    if (status != HM_OK) {
-        for (size_t i = 0; i < n; i++) free(slots[i].value);
-        free(slots);
-        return status;
-    }
-    qsort(slots, n, sizeof *slots, compare_value_counts);
-    *out = slots;
-    *distinct = n;
-    return HM_OK;
-}
-
 /* Categorised points: one category per value the layer holds (known values in categories.csv order, then the
  * rest by frequency), and a last one for all other values. */
 static int categorized_style(style_job *job, const char *table, const char *field, const char *label_field,
@@ -1141,11 +1052,12 @@ static int categorized_style(style_job *job, const char *table, const char *fiel
 {
     hm_ctx *ctx = job->ctx;
     if (!column_exists(job->db, table, field)) return HM_OK;
-    value_count *values = NULL;
-    size_t distinct = 0;
-    long long features = 0;
-    int status = count_values(ctx, job->db, table, field, &values, &distinct, &features);
+    const hm_layer_summary *summary = NULL;
+    int status = hm_layer_summaries_get(ctx, job->summaries, table, field, &summary);
     if (status != HM_OK) return status;
+    const hm_value_count *values = summary->values;
+    size_t distinct = summary->value_count;
+    long long features = summary->valued_rows;
 
     category_row *rows = calloc(MAX_CATEGORIES + 1, sizeof *rows);
     hm_template_scope *scopes = calloc(MAX_CATEGORIES + 1, sizeof *scopes);
@@ -1154,8 +1066,6 @@ static int categorized_style(style_job *job, const char *table, const char *fiel
     size_t count = 0;
     for (size_t i = 0; status == HM_OK && i < distinct && count < MAX_CATEGORIES; i++, count++)
         snprintf(rows[count].value, sizeof rows[count].value, "%s", values[i].value);
-    for (size_t i = 0; i < distinct; i++) free(values[i].value);
-    free(values);
     if (status != HM_OK) goto done;
 
     /* Order: categories.csv rows for this layer and field first, in file order, then by frequency. */
@@ -1365,7 +1275,11 @@ int hm_styles_write_gpkg(hm_ctx *ctx, sqlite3 *db, const hm_gpkg_style_options *
     hm_gpkg_style_options defaults = {0};
     if (!options) options = &defaults;
     if (styled) *styled = 0;
-    style_job job = {ctx, db, options, options->styles_dir ? options->styles_dir : DEFAULT_STYLES_DIR, NULL, {0}};
+    style_job job = {ctx, db, options, options->styles_dir ? options->styles_dir : DEFAULT_STYLES_DIR, NULL, {0},
+                     options->summaries};
+    hm_layer_summaries *own_summaries = NULL;
+    if (!job.summaries && !(job.summaries = own_summaries = hm_layer_summaries_create(db)))
+        return hm_error(ctx, HM_ENOMEM, "out of memory");
     char now[32];
     if (!hm_timestamp_normalise(options->update_time, now)) hm_timestamp_now(now);
     char path[4096];
@@ -1408,6 +1322,7 @@ int hm_styles_write_gpkg(hm_ctx *ctx, sqlite3 *db, const hm_gpkg_style_options *
     sqlite3_finalize(stmt);
     hm_field_dictionary_destroy(job.fields);
     text_table_free(&job.categories);
+    hm_layer_summaries_destroy(own_summaries);
     return status;
 }
 

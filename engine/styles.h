@@ -33,6 +33,7 @@
 #define HM_STYLES_H
 
 #include "context.h"
+#include "layer_summary.h"
 
 #include <sqlite3.h>
 #include <stddef.h>
@@ -128,6 +129,8 @@ typedef struct hm_gpkg_style_options {
     const char *styles_dir;      /* NULL: harmmap's data/styles */
     const char *ramp_dir;        /* NULL: harmmap's data/ramps */
     const char *update_time;     /* layer_styles.update_time; NULL: OGR_CURRENT_DATE when set, else now */
+    hm_layer_summaries *summaries; /* reads of the layers shared with the metadata (layer_summary.h); NULL: the
+                                      call reads what it needs itself */
 } hm_gpkg_style_options;
 
 /* Writes a default style for each layer of the open GeoPackage that harmmap knows (see the top of this file),

@@ -96,7 +96,7 @@ static void make_gpkg(fixture *f)
     assert_int_equal(hm_gpkg_insert_row(runs, row), HM_OK);
     const hm_run_parameter parameters[] = {{"snap_m", "25"}, {"wards", "wards.gpkg"}, {"beats", NULL}};
     const hm_run_description run = {"geocode", "2026-02-03T04:05:06Z", parameters, 3, NULL};
-    assert_int_equal(hm_gpkg_metadata_write(f->ctx, hm_gpkg_database(gpkg), &run), HM_OK);
+    assert_int_equal(hm_gpkg_metadata_write(f->ctx, hm_gpkg_database(gpkg), &run, NULL), HM_OK);
     assert_int_equal(hm_gpkg_commit(gpkg), HM_OK);
 }
 
@@ -209,8 +209,8 @@ static void runs_merge_and_replace(void **state)
     const hm_run_parameter parameters[] = {{"population", "pop.csv"}};
     const hm_run_description aggregate = {"aggregate", "2026-02-04T00:00:00.123Z", parameters, 1, NULL};
     assert_int_equal(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
-    assert_int_equal(hm_gpkg_metadata_write(f->ctx, db, &aggregate), HM_OK);
-    assert_int_equal(hm_gpkg_metadata_write(f->ctx, db, &aggregate), HM_OK); /* twice: nothing doubles */
+    assert_int_equal(hm_gpkg_metadata_write(f->ctx, db, &aggregate, NULL), HM_OK);
+    assert_int_equal(hm_gpkg_metadata_write(f->ctx, db, &aggregate, NULL), HM_OK); /* twice: nothing doubles */
     assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
     expect_query(db, "SELECT count(*) FROM gpkg_metadata", "3");
     expect_query(db, "SELECT count(*) FROM gpkg_metadata_reference", "3");

@@ -238,7 +238,7 @@ static void make_gpkg(fixture *f, const char *path)
         GEOSGeom_destroy_r(geos, polygon);
     }
     sqlite3 *db = hm_gpkg_database(gpkg);
-    hm_gpkg_style_options options = {HM_CLASS_JENKS, 5, NULL, NULL, NULL, "2026-01-01T00:00:00Z"};
+    hm_gpkg_style_options options = {HM_CLASS_JENKS, 5, NULL, NULL, NULL, "2026-01-01T00:00:00Z", NULL};
     int styled = 0;
     assert_int_equal(hm_styles_write_gpkg(f->ctx, db, &options, &styled), HM_OK);
     assert_int_equal(styled, 3);
