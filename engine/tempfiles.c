@@ -1,4 +1,5 @@
 /* tempfiles.c - see tempfiles.h. */
+#define _GNU_SOURCE /* copy_file_range */
 #include "tempfiles.h"
 
 #include <dirent.h>
@@ -80,6 +81,25 @@ int hm_fsync_path(const char *path)
     return result;
 }
 
+/* The kernel copies: no trip of every byte through this process, and on file systems that share extents
+ * (XFS, Btrfs) the copy is made by reference, at no cost whatever the size. 1 when the whole file was copied, 0
+ * when this file system or kernel cannot (nothing was written then: the caller copies by hand), -1 on error. */
+static int copy_in_kernel(int in, int out, off_t size)
+{
+    off_t done = 0;
+    while (done < size) {
+        ssize_t copied = copy_file_range(in, NULL, out, NULL, (size_t)(size - done), 0);
+        if (copied < 0 && errno == EINTR) continue;
+        if (copied < 0 && done == 0 && (errno == ENOSYS || errno == EXDEV || errno == EINVAL ||
+                                        errno == EOPNOTSUPP || errno == EBADF || errno == EPERM))
+            return 0;
+        if (copied < 0) return -1;
+        if (copied == 0) break; /* the source shrank: what is there is copied */
+        done += copied;
+    }
+    return 1;
+}
+
 int hm_copy_file(hm_ctx *ctx, const char *from, const char *to)
 {
     int in = open(from, O_RDONLY);
@@ -91,10 +111,12 @@ int hm_copy_file(hm_ctx *ctx, const char *from, const char *to)
         close(in);
         return hm_error(ctx, HM_EIO, "%s: %s (is the folder writable?)", to, strerror(errno));
     }
-    char buffer[1 << 16];
-    ssize_t got;
     int status = HM_OK;
-    while ((got = read(in, buffer, sizeof buffer)) > 0) {
+    int in_kernel = copy_in_kernel(in, out, info.st_size);
+    if (in_kernel < 0) status = hm_error(ctx, HM_EIO, "%s: copying %s: %s", to, from, strerror(errno));
+    char buffer[1 << 16];
+    ssize_t got = 0;
+    while (in_kernel == 0 && (got = read(in, buffer, sizeof buffer)) > 0) {
         for (ssize_t done = 0; done < got;) {
             ssize_t written = write(out, buffer + done, (size_t)(got - done));
             if (written < 0) {

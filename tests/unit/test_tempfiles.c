@@ -163,12 +163,53 @@ static void test_write_parts_atomically(void **state)
     hm_ctx_destroy(ctx);
 }
 
+/* hm_copy_file: an empty file, one byte and 3 MiB (many rounds of the fallback's buffer) arrive byte for byte over
+ * an older, longer file; a missing source is an error. */
+static void test_copy_file(void **state)
+{
+    (void)state;
+    hm_ctx *ctx = hm_ctx_create();
+    char from[512], to[512];
+    snprintf(from, sizeof from, "%s/from.gpkg", folder);
+    snprintf(to, sizeof to, "%s/to.gpkg", folder);
+    const size_t sizes[] = {0, 1, 3u << 20};
+    unsigned char *data = malloc(3u << 20), *back = malloc((3u << 20) + 1);
+    assert_non_null(data);
+    assert_non_null(back);
+    for (size_t i = 0; i < 3u << 20; i++) data[i] = (unsigned char)((i * 2654435761u) >> 13);
+    FILE *longer = fopen(to, "wb"); /* truncated by the copy */
+    assert_non_null(longer);
+    assert_int_equal(fwrite(data, 1, 3u << 20, longer), 3u << 20);
+    fwrite("tail", 1, 4, longer);
+    fclose(longer);
+    for (size_t k = 0; k < 3; k++) {
+        FILE *file = fopen(from, "wb");
+        assert_non_null(file);
+        assert_int_equal(fwrite(data, 1, sizes[k], file), sizes[k]);
+        fclose(file);
+        assert_int_equal(hm_copy_file(ctx, from, to), HM_OK);
+        file = fopen(to, "rb");
+        assert_non_null(file);
+        size_t got = fread(back, 1, (3u << 20) + 1, file);
+        fclose(file);
+        assert_int_equal(got, sizes[k]);
+        if (sizes[k]) assert_memory_equal(back, data, sizes[k]);
+    }
+    free(data);
+    free(back);
+    char missing[600];
+    snprintf(missing, sizeof missing, "%s/none.gpkg", folder);
+    assert_int_equal(hm_copy_file(ctx, missing, to), HM_EIO);
+    hm_ctx_destroy(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_stale_removed_others_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_extension_after_pid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_parts_atomically, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_copy_file, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
