@@ -6,12 +6,20 @@
 #include <cpl_string.h>
 #include <gdal_alg.h>
 #include <gdalwarper.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#define HM_HAVE_AVX2_WARP 1
+#include <immintrin.h>
+#else
+#define HM_HAVE_AVX2_WARP 0
+#endif
 
 #define EDGE_SAMPLES 16 /* points per tile edge when finding a tile's source window */
 #define BLOCKS_IN_FLIGHT_PER_THREAD 4
@@ -89,6 +97,7 @@ typedef struct shared_state {
     hm_status error_code;
     char error[1024];
     hm_render_counts counts;
+    int use_avx2; /* warp_tile_bilinear_avx2 may run (see direct_bilinear) */
 } shared_state;
 
 typedef struct window {
@@ -119,7 +128,7 @@ typedef struct worker {
     GDALWarpOperationH warp;
     double source_cells_per_pixel;
     int margin_cells;
-    int direct_bilinear; /* this zoom may take warp_tile_bilinear (see there) */
+    int direct_bilinear;   /* this zoom may take warp_tile_bilinear (see there) */
     double *row_x, *row_y; /* one row of pixel centres, for warp_tile_bilinear */
     int *row_ok;
     float *tile_values;
@@ -362,7 +371,8 @@ static int setup_zoom(worker *w, int zoom, const hm_tile_range *range)
     hm_resampling resampling = settings->resampling;
     if (resampling == HM_RESAMPLING_AUTO)
         resampling = scale > 1.0 ? HM_RESAMPLING_AVERAGE : HM_RESAMPLING_BILINEAR;
-    /* GDAL takes its 4-sample bilinear formula when the kernel's scale is at least 0.95 (XSCALE = 1/scale). */
+    /* GDAL takes its 4-sample bilinear formula when the kernel's scale is at least 0.95 (XSCALE = 1/scale).
+     */
     w->direct_bilinear = resampling == HM_RESAMPLING_BILINEAR && scale <= 1.0;
     double reach = resampling == HM_RESAMPLING_CUBIC ? 2 : resampling == HM_RESAMPLING_NEAR ? 0 : 1;
     w->margin_cells = 2 + (int)ceil(reach * (scale > 1.0 ? scale : 1.0));
@@ -476,12 +486,13 @@ static int hash_window(worker *w, const window *win, hm_hash128 *hash, int *all_
  * per-pixel checks, which cost three times the arithmetic. Each pixel centre goes through the same lattice
  * transformer GDAL is given, row by row as GDAL asks, and is sampled from the same window:
  *     sx = X - window x0,  ix = floor(sx - 0.5),  rx = 1.5 - (sx - ix)   (the same for y)
- *     value = (float)(line(iy) * ry + line(iy + 1) * (1 - ry)),  line(j) = c(ix, j) * rx + c(ix + 1, j) * (1 - rx)
- * in double. Returns 0, having written nothing that counts, when a pixel falls where GDAL would take another
- * branch (a transform failing, the 2 x 2 cells leaving the window: tiles over the raster's edge); the caller
- * then asks GDAL. `--resampling` other than bilinear, zooms out past the cells and windows with nodata
+ *     value = (float)(line(iy) * ry + line(iy + 1) * (1 - ry)),  line(j) = c(ix, j) * rx + c(ix + 1, j) * (1
+ * - rx) in double. Returns 0, having written nothing that counts, when a pixel falls where GDAL would take
+ * another branch (a transform failing, the 2 x 2 cells leaving the window: tiles over the raster's edge); the
+ * caller then asks GDAL. `--resampling` other than bilinear, zooms out past the cells and windows with nodata
  * always go to GDAL. settings->check_direct_warp compares every such tile with GDAL's, bit for bit
- * (test_tile_render), and the build keeps the compiler from fusing multiplies and adds (tiles/CMakeLists.txt).
+ * (test_tile_render), and the build keeps the compiler from fusing multiplies and adds
+ * (tiles/CMakeLists.txt).
  */
 static int warp_tile_bilinear(worker *w, int x, int y, const window *win)
 {
@@ -516,6 +527,102 @@ static int warp_tile_bilinear(worker *w, int x, int y, const window *win)
     return 1;
 }
 
+#if HM_HAVE_AVX2_WARP
+/*
+ * warp_tile_bilinear four pixels at a time, for processors with AVX2 (chosen at run time, see warp_tile): the
+ * same operations on the same doubles in the same order, so the same bits. Two things are taken out of the
+ * pixel loop because they are the same on every row of a tile: each pixel's lattice column and its fraction
+ * across it. Every operation here is exact or correctly rounded alike in SSE/AVX and scalar code (add, sub,
+ * mul, floor, the conversions), there is no fused multiply-add (this function's target lacks FMA, and the
+ * file is built with -ffp-contract=off), and a tile goes to GDAL whenever warp_tile_bilinear would send it
+ * there: before any cell is read, every lane is checked as warp_tile_bilinear checks its pixel.
+ * check_direct_warp compares it with GDAL's warper (test_tile_render runs it both ways).
+ */
+__attribute__((target("avx2"))) static int warp_tile_bilinear_avx2(worker *w, int x, int y, const window *win)
+{
+    const hm_raster_source *source = w->shared->source;
+    const int ts = w->shared->settings->tile_size_px;
+    const int sx = win->x1 - win->x0, sy = win->y1 - win->y0;
+    const size_t stride = (size_t)source->width;
+    const float *cells = source->values + (size_t)win->y0 * stride + (size_t)win->x0;
+    const int nx = w->lattice.nx, ny = w->lattice.ny;
+    const double *lx = w->lattice.x, *ly = w->lattice.y;
+    const int *lok = w->lattice.ok;
+    const double per_px = 1.0 / w->lattice.step_px;
+    /* Each pixel's lattice column and fraction, as lattice_transform finds them. */
+    int *column = w->row_ok;
+    double *fraction = w->row_x;
+    for (int i = 0; i < ts; i++) {
+        const double px = i + 0.5 + (double)x * ts;
+        const double gx = px * per_px, fi = floor_fast(gx);
+        const long long c = (long long)fi - w->lattice.i0;
+        if (c < 0 || c + 1 >= nx) return 0;
+        column[i] = (int)c;
+        fraction[i] = gx - fi;
+    }
+    const int first = column[0], last = column[ts - 1] + 1; /* the lattice columns the tile's pixels use */
+    double *row_x = w->lattice.row_x, *row_y = w->lattice.row_y;
+    const __m256d half = _mm256_set1_pd(0.5), one = _mm256_set1_pd(1.0), one_and_half = _mm256_set1_pd(1.5);
+    const __m256d x_off = _mm256_set1_pd(win->x0), y_off = _mm256_set1_pd(win->y0);
+    const __m256d x_end = _mm256_set1_pd(sx - 0.5), y_end = _mm256_set1_pd(sy - 0.5);
+    const __m128i zero = _mm_setzero_si128(), last_x = _mm_set1_epi32(sx - 2),
+                  last_y = _mm_set1_epi32(sy - 2);
+    const __m128i stride_v = _mm_set1_epi32((int)stride);
+    for (int j = 0; j < ts; j++) {
+        /* The row's interpolation down each lattice column (lattice_transform's same_row branch). */
+        const double py = j + 0.5 + (double)y * ts;
+        const double gy = py * per_px, fj = floor_fast(gy), fy = gy - fj;
+        const long long r = (long long)fj - w->lattice.j0;
+        if (r < 0 || r + 1 >= ny) return 0;
+        for (int c = first; c <= last; c++) {
+            const size_t n0 = (size_t)r * nx + c, n1 = n0 + nx;
+            if (!(lok[n0] & lok[n1])) return 0;
+            row_x[c] = lerp(lx[n0], lx[n1], fy);
+            row_y[c] = lerp(ly[n0], ly[n1], fy);
+        }
+        float *out = w->tile_values + (size_t)j * ts;
+        for (int i = 0; i < ts; i += 4) {
+            const __m128i col = _mm_loadu_si128((const __m128i *)(column + i));
+            const __m256d f = _mm256_loadu_pd(fraction + i);
+            const __m256d ax = _mm256_i32gather_pd(row_x, col, 8),
+                          bx = _mm256_i32gather_pd(row_x + 1, col, 8);
+            const __m256d ay = _mm256_i32gather_pd(row_y, col, 8),
+                          by = _mm256_i32gather_pd(row_y + 1, col, 8);
+            /* lerp(a, b, f) = a + f * (b - a), then minus the window's offset */
+            const __m256d src_x =
+                _mm256_sub_pd(_mm256_add_pd(ax, _mm256_mul_pd(f, _mm256_sub_pd(bx, ax))), x_off);
+            const __m256d src_y =
+                _mm256_sub_pd(_mm256_add_pd(ay, _mm256_mul_pd(f, _mm256_sub_pd(by, ay))), y_off);
+            const __m256d inside = _mm256_and_pd(_mm256_and_pd(_mm256_cmp_pd(src_x, half, _CMP_GE_OQ),
+                                                               _mm256_cmp_pd(src_x, x_end, _CMP_LT_OQ)),
+                                                 _mm256_and_pd(_mm256_cmp_pd(src_y, half, _CMP_GE_OQ),
+                                                               _mm256_cmp_pd(src_y, y_end, _CMP_LT_OQ)));
+            if (_mm256_movemask_pd(inside) != 0xF) return 0;
+            const __m256d fx0 = _mm256_floor_pd(_mm256_sub_pd(src_x, half));
+            const __m256d fy0 = _mm256_floor_pd(_mm256_sub_pd(src_y, half));
+            const __m128i ix = _mm256_cvttpd_epi32(fx0), iy = _mm256_cvttpd_epi32(fy0);
+            const __m128i outside =
+                _mm_or_si128(_mm_or_si128(_mm_cmpgt_epi32(zero, ix), _mm_cmpgt_epi32(ix, last_x)),
+                             _mm_or_si128(_mm_cmpgt_epi32(zero, iy), _mm_cmpgt_epi32(iy, last_y)));
+            if (!_mm_testz_si128(outside, outside)) return 0;
+            const __m256d rx = _mm256_sub_pd(one_and_half, _mm256_sub_pd(src_x, fx0));
+            const __m256d ry = _mm256_sub_pd(one_and_half, _mm256_sub_pd(src_y, fy0));
+            const __m128i at = _mm_add_epi32(_mm_mullo_epi32(iy, stride_v), ix);
+            const __m256d c00 = _mm256_cvtps_pd(_mm_i32gather_ps(cells, at, 4));
+            const __m256d c10 = _mm256_cvtps_pd(_mm_i32gather_ps(cells + 1, at, 4));
+            const __m256d c01 = _mm256_cvtps_pd(_mm_i32gather_ps(cells + stride, at, 4));
+            const __m256d c11 = _mm256_cvtps_pd(_mm_i32gather_ps(cells + stride + 1, at, 4));
+            const __m256d rx1 = _mm256_sub_pd(one, rx), ry1 = _mm256_sub_pd(one, ry);
+            const __m256d line1 = _mm256_add_pd(_mm256_mul_pd(c00, rx), _mm256_mul_pd(c10, rx1));
+            const __m256d line2 = _mm256_add_pd(_mm256_mul_pd(c01, rx), _mm256_mul_pd(c11, rx1));
+            const __m256d value = _mm256_add_pd(_mm256_mul_pd(line1, ry), _mm256_mul_pd(line2, ry1));
+            _mm_storeu_ps(out + i, _mm256_cvtpd_ps(value));
+        }
+    }
+    return 1;
+}
+#endif
+
 /* Warps one tile from its source window into w->tile_values (tile_size x tile_size, NaN where nothing lands).
  * */
 static int warp_tile_gdal(worker *w, int x, int y, const window *source_window, float *values)
@@ -534,6 +641,19 @@ static int warp_tile_gdal(worker *w, int x, int y, const window *source_window, 
     return HM_OK;
 }
 
+/* warp_tile_bilinear_avx2 where the processor has AVX2, the tile a multiple of four pixels wide and the
+ * window's cells numbered within an int (its gathers take 32-bit offsets); else warp_tile_bilinear. */
+static int direct_bilinear(worker *w, int x, int y, const window *win)
+{
+#if HM_HAVE_AVX2_WARP
+    const int ts = w->shared->settings->tile_size_px;
+    if (w->shared->use_avx2 && ts % 4 == 0 &&
+        (size_t)(win->y1 - win->y0 + 1) * (size_t)w->shared->source->width < (size_t)INT_MAX)
+        return warp_tile_bilinear_avx2(w, x, y, win);
+#endif
+    return warp_tile_bilinear(w, x, y, win);
+}
+
 static int warp_tile(worker *w, int x, int y, const window *source_window, int all_valid)
 {
     int ts = w->shared->settings->tile_size_px;
@@ -541,7 +661,7 @@ static int warp_tile(worker *w, int x, int y, const window *source_window, int a
     int status = lattice_prepare(w, x0, y0, x0 + ts, y0 + ts);
     if (status != HM_OK) return status;
     w->counts.tiles_warped++;
-    if (w->direct_bilinear && all_valid && warp_tile_bilinear(w, x, y, source_window)) {
+    if (w->direct_bilinear && all_valid && direct_bilinear(w, x, y, source_window)) {
         w->counts.tiles_warped_direct++;
         if (!w->shared->settings->check_direct_warp) return HM_OK;
         if ((status = warp_tile_gdal(w, x, y, source_window, w->check_values)) != HM_OK) return status;
@@ -649,8 +769,8 @@ static int process_block(worker *w, const block *b, block_slot *slot)
             continue;
         }
         int was_empty = 0;
-        if (shared->reuse && shared->reuse(shared->user, t->zoom, t->x, t->y, t->source_hash, NULL, &was_empty,
-                                           &t->png_hash, &t->pixels_hash, &t->has_pixels_hash)) {
+        if (shared->reuse && shared->reuse(shared->user, t->zoom, t->x, t->y, t->source_hash, NULL,
+                                           &was_empty, &t->png_hash, &t->pixels_hash, &t->has_pixels_hash)) {
             t->state = was_empty ? HM_TILE_DRAWN_EMPTY : HM_TILE_REUSED;
             if (!was_empty) w->counts.reused++;
             continue;
@@ -772,6 +892,10 @@ int hm_render_tiles(hm_ctx *ctx, const hm_raster_source *source, const hm_render
     shared.settings = settings;
     shared.reuse = reuse;
     shared.user = user;
+#if HM_HAVE_AVX2_WARP
+    __builtin_cpu_init();
+    shared.use_avx2 = !settings->portable_direct_warp && __builtin_cpu_supports("avx2");
+#endif
     int status = plan_blocks(ctx, settings, ranges, &shared.blocks, &shared.block_count);
     if (status != HM_OK) return status;
     int threads = settings->threads < 1 ? 1 : settings->threads;

@@ -82,6 +82,7 @@ typedef struct hm_render_settings {
     hm_png_settings png;
     int threads;
     int check_direct_warp; /* tests: warp directly-warped tiles with GDAL too and fail unless bit-identical */
+    int portable_direct_warp; /* tests: the portable direct warp even where the AVX2 one would run */
 } hm_render_settings;
 
 /* Called from worker threads, twice at most per tile. First with pixels_hash NULL, before warping: return 1
@@ -105,7 +106,8 @@ typedef struct hm_render_counts {
     long long reused;          /* kept from the previous run (not counting tiles that stay empty) */
     long long same_pixels;     /* of those, drawn again (cells changed) and found with the same pixels */
     long long tiles_warped;
-    long long tiles_warped_direct; /* of those, by warp_tile_bilinear (tile_render.c) rather than GDAL's call */
+    long long
+        tiles_warped_direct; /* of those, by warp_tile_bilinear (tile_render.c) rather than GDAL's call */
 } hm_render_counts;
 
 /* The tiles covering the source at each zoom; returns the total number of positions. */

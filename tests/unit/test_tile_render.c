@@ -12,8 +12,8 @@
 #include <cpl_conv.h>
 #include <cpl_vsi.h>
 #include <gdal.h>
-#include <ogr_srs_api.h>
 #include <math.h>
+#include <ogr_srs_api.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +22,8 @@
 #include "tile_render.h"
 
 /* A Float32 GeoTIFF in British National Grid (EPSG:27700), its top-left corner at (west, north). */
-static GDALDatasetH create_grid(const char *path, int width, int height, double west, double north, double cell_m)
+static GDALDatasetH create_grid(const char *path, int width, int height, double west, double north,
+                                double cell_m)
 {
     GDALDatasetH ds = GDALCreate(GDALGetDriverByName("GTiff"), path, width, height, 1, GDT_Float32, NULL);
     assert_non_null(ds);
@@ -73,7 +74,8 @@ static void test_lattice_is_exact_enough(void **state)
     hm_ctx_destroy(ctx);
 }
 
-/* A smooth surface of 50 m cells, 12 km x 8 km, with a band of nodata and a NaN cell (those windows go to GDAL). */
+/* A smooth surface of 50 m cells, 12 km x 8 km, with a band of nodata and a NaN cell (those windows go to
+ * GDAL). */
 static void make_smooth_surface(const char *path)
 {
     const int width = 240, height = 160;
@@ -102,11 +104,11 @@ static int commit_nothing(void *user, const hm_tile_result *tiles, int count)
     return HM_OK;
 }
 
-/* Bilinear tiles over valid cells skip GDAL's call (warp_tile_bilinear): with check_direct_warp, each one is
- * warped by GDAL as well and the render fails unless both are the same bits. */
-static void test_direct_bilinear_equals_gdal(void **state)
+/* Bilinear tiles over valid cells skip GDAL's call (warp_tile_bilinear, and its AVX2 form where the processor
+ * has it): with check_direct_warp, each one is warped by GDAL as well and the render fails unless both are
+ * the same bits. Both forms are checked (portable = 1 forces the portable one). */
+static void check_direct_bilinear(int portable)
 {
-    (void)state;
     hm_ctx *ctx = hm_ctx_create();
     const char *path = "/vsimem/test_tile_render_smooth.tif";
     make_smooth_surface(path);
@@ -128,20 +130,29 @@ static void test_direct_bilinear_equals_gdal(void **state)
         settings.png = hm_png_default_settings();
         settings.threads = 2;
         settings.check_direct_warp = 1;
+        settings.portable_direct_warp = portable;
         long long committed = 0;
         hm_render_counts counts;
-        int status = hm_render_tiles(ctx, source, &settings, NULL, commit_nothing, &committed, NULL, NULL,
-                                     &counts);
+        int status =
+            hm_render_tiles(ctx, source, &settings, NULL, commit_nothing, &committed, NULL, NULL, &counts);
         if (status != HM_OK) print_error("%s\n", hm_error_message(ctx));
         assert_int_equal(status, HM_OK);
-        print_message("%d px tiles: %lld warped, %lld of them directly\n", tile_size, counts.tiles_warped,
-                      counts.tiles_warped_direct);
+        print_message("%d px tiles: %lld warped, %lld of them directly (%s)\n", tile_size,
+                      counts.tiles_warped, counts.tiles_warped_direct,
+                      portable ? "portable" : "AVX2 where available");
         assert_true(counts.tiles_warped_direct > counts.tiles_warped / 2);
         assert_true(counts.tiles_warped_direct < counts.tiles_warped); /* edges, nodata, zoomed out: GDAL */
     }
     hm_raster_source_destroy(source);
     VSIUnlink(path);
     hm_ctx_destroy(ctx);
+}
+
+static void test_direct_bilinear_equals_gdal(void **state)
+{
+    (void)state;
+    check_direct_bilinear(0);
+    check_direct_bilinear(1);
 }
 
 int main(void)
