@@ -568,6 +568,7 @@ __attribute__((target("avx2"))) static int warp_tile_bilinear_avx2(worker *w, in
     const __m128i zero = _mm_setzero_si128(), last_x = _mm_set1_epi32(sx - 2),
                   last_y = _mm_set1_epi32(sy - 2);
     const __m128i stride_v = _mm_set1_epi32((int)stride);
+    const __m256i unpair = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
     for (int j = 0; j < ts; j++) {
         /* The row's interpolation down each lattice column (lattice_transform's same_row branch). */
         const double py = j + 0.5 + (double)y * ts;
@@ -582,12 +583,11 @@ __attribute__((target("avx2"))) static int warp_tile_bilinear_avx2(worker *w, in
         }
         float *out = w->tile_values + (size_t)j * ts;
         for (int i = 0; i < ts; i += 4) {
-            const __m128i col = _mm_loadu_si128((const __m128i *)(column + i));
+            /* The four pixels share a lattice column (direct_bilinear: step_px is a multiple of four). */
+            const int col = column[i];
             const __m256d f = _mm256_loadu_pd(fraction + i);
-            const __m256d ax = _mm256_i32gather_pd(row_x, col, 8),
-                          bx = _mm256_i32gather_pd(row_x + 1, col, 8);
-            const __m256d ay = _mm256_i32gather_pd(row_y, col, 8),
-                          by = _mm256_i32gather_pd(row_y + 1, col, 8);
+            const __m256d ax = _mm256_broadcast_sd(row_x + col), bx = _mm256_broadcast_sd(row_x + col + 1);
+            const __m256d ay = _mm256_broadcast_sd(row_y + col), by = _mm256_broadcast_sd(row_y + col + 1);
             /* lerp(a, b, f) = a + f * (b - a), then minus the window's offset */
             const __m256d src_x =
                 _mm256_sub_pd(_mm256_add_pd(ax, _mm256_mul_pd(f, _mm256_sub_pd(bx, ax))), x_off);
@@ -607,11 +607,19 @@ __attribute__((target("avx2"))) static int warp_tile_bilinear_avx2(worker *w, in
             if (!_mm_testz_si128(outside, outside)) return 0;
             const __m256d rx = _mm256_sub_pd(one_and_half, _mm256_sub_pd(src_x, fx0));
             const __m256d ry = _mm256_sub_pd(one_and_half, _mm256_sub_pd(src_y, fy0));
+            /* Each lane's two cells of a line are adjacent: one 8-byte load fetches both (four such loads per
+             * gather), then the pairs are sorted into the left cells and the right cells. */
             const __m128i at = _mm_add_epi32(_mm_mullo_epi32(iy, stride_v), ix);
-            const __m256d c00 = _mm256_cvtps_pd(_mm_i32gather_ps(cells, at, 4));
-            const __m256d c10 = _mm256_cvtps_pd(_mm_i32gather_ps(cells + 1, at, 4));
-            const __m256d c01 = _mm256_cvtps_pd(_mm_i32gather_ps(cells + stride, at, 4));
-            const __m256d c11 = _mm256_cvtps_pd(_mm_i32gather_ps(cells + stride + 1, at, 4));
+            const __m256 pairs0 =
+                _mm256_castsi256_ps(_mm256_i32gather_epi64((const long long *)cells, at, 4));
+            const __m256 pairs1 =
+                _mm256_castsi256_ps(_mm256_i32gather_epi64((const long long *)(cells + stride), at, 4));
+            const __m256 line0 = _mm256_permutevar8x32_ps(pairs0, unpair);
+            const __m256 line1_cells = _mm256_permutevar8x32_ps(pairs1, unpair);
+            const __m256d c00 = _mm256_cvtps_pd(_mm256_castps256_ps128(line0));
+            const __m256d c10 = _mm256_cvtps_pd(_mm256_extractf128_ps(line0, 1));
+            const __m256d c01 = _mm256_cvtps_pd(_mm256_castps256_ps128(line1_cells));
+            const __m256d c11 = _mm256_cvtps_pd(_mm256_extractf128_ps(line1_cells, 1));
             const __m256d rx1 = _mm256_sub_pd(one, rx), ry1 = _mm256_sub_pd(one, ry);
             const __m256d line1 = _mm256_add_pd(_mm256_mul_pd(c00, rx), _mm256_mul_pd(c10, rx1));
             const __m256d line2 = _mm256_add_pd(_mm256_mul_pd(c01, rx), _mm256_mul_pd(c11, rx1));
@@ -641,13 +649,14 @@ static int warp_tile_gdal(worker *w, int x, int y, const window *source_window, 
     return HM_OK;
 }
 
-/* warp_tile_bilinear_avx2 where the processor has AVX2, the tile a multiple of four pixels wide and the
- * window's cells numbered within an int (its gathers take 32-bit offsets); else warp_tile_bilinear. */
+/* warp_tile_bilinear_avx2 where the processor has AVX2, each four pixels of a row within one lattice cell
+ * (the tile and the lattice step multiples of four) and the window's cells numbered within an int (its
+ * gathers take 32-bit offsets); else warp_tile_bilinear. */
 static int direct_bilinear(worker *w, int x, int y, const window *win)
 {
 #if HM_HAVE_AVX2_WARP
     const int ts = w->shared->settings->tile_size_px;
-    if (w->shared->use_avx2 && ts % 4 == 0 &&
+    if (w->shared->use_avx2 && ts % 4 == 0 && w->lattice.step_px % 4 == 0 &&
         (size_t)(win->y1 - win->y0 + 1) * (size_t)w->shared->source->width < (size_t)INT_MAX)
         return warp_tile_bilinear_avx2(w, x, y, win);
 #endif
