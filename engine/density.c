@@ -61,6 +61,7 @@ struct hm_density_options {
     int threads;
     const char *difference_a, *difference_b;
     const char *accumulator; /* --accumulator FILE: the per-layer sums kept between runs (see "Sums kept") */
+    int kept_unchanged;      /* --kept-unchanged: the records the kept sums were made from are vouched for */
     hm_verbosity verbosity;
 };
 
@@ -99,6 +100,9 @@ static void print_help(void)
            "  --accumulator FILE       sum the surface load batch by load batch (the records of one source_file,\n"
            "                           in load order) and keep the sums in FILE, so that the next run with the\n"
            "                           same settings computes only the batches added since (harmmap run/update)\n"
+           "  --kept-unchanged         with --accumulator: the records the kept sums were made from are vouched\n"
+           "                           for (harmmap update says so when nothing wrote its GeoPackage since): read\n"
+           "                           only the records after them instead of checking them all again\n"
            "  -q, --quiet / --verbose  less or more on stderr\n");
 }
 
@@ -330,6 +334,8 @@ int hm_density_options_new(hm_ctx *ctx, int argc, char **argv, hm_density_option
         } else if (got == 0 && OPTION("--accumulator")) {
             if (got < 0) status = got;
             else o->accumulator = v;
+        } else if (strcmp(argv[i], "--kept-unchanged") == 0) {
+            o->kept_unchanged = 1;
         } else if (got == 0 && OPTION("--compat")) {
             if (got < 0) status = got;
             else if (strcmp(v, "qgis") == 0) o->compat_qgis = 1;
@@ -399,6 +405,9 @@ int hm_density_options_new(hm_ctx *ctx, int argc, char **argv, hm_density_option
         status = hm_error(ctx, HM_EINVAL, "--compat qgis uses QGIS's own grid (the points' extent plus the radius): "
                                           "drop --%s",
                           o->extent == EXTENT_LIKE ? "like" : "extent");
+    if (status == HM_OK && o->kept_unchanged && !o->accumulator)
+        status = hm_error(ctx, HM_EINVAL, "--kept-unchanged says the records behind the kept sums are unchanged: it "
+                                          "needs --accumulator FILE");
     if (status == HM_OK && o->date_from && o->date_to && o->from_key > o->to_key)
         status = hm_error(ctx, HM_EINVAL, "--from %s is after --to %s", o->date_from, o->date_to);
     if (status == HM_OK && decay_given && o->kernel != HM_KERNEL_TRIANGULAR)
@@ -438,6 +447,7 @@ typedef struct point_set {
      * reported one in EPSG:27700. */
     double layer_extent[4];
     int layer_extent_valid, layer_extent_invalid;
+    int kept_unreadable; /* --kept-unchanged: a layer could not be read from its kept records on (read it all) */
 } point_set;
 
 static void point_set_free(point_set *p)
@@ -688,9 +698,51 @@ static char *quote_identifier(const char *name)
     return quoted;
 }
 
-/* Returns 1 when the layer was read here (status in *status), 0 when OGR should read it. */
-static int read_layer_gpkg(hm_ctx *ctx, const hm_density_options *o, OGRLayerH layer, point_set *points,
-                           int *status)
+typedef struct layer_report {
+    char name[128];
+    size_t points;
+    double weight;            /* the points' weights added one by one in fid order */
+    long long last_fid;       /* the last record of the layer read, used or not (-1: none) */
+    size_t rejected[5];       /* records skipped: no location, empty weight, empty radius, no date, outside dates */
+    XXH128_hash_t last_source; /* of the layer's last load batch */
+} layer_report;
+
+/* What the kept sums say of a layer's records (see "sums kept between runs"): with --kept-unchanged, the reading
+ * starts after them and these stand for them. */
+typedef struct kept_layer {
+    XXH128_hash_t name;
+    long long last_fid;
+    size_t points, batches;
+    double weight;
+    size_t rejected[5];
+    XXH128_hash_t last_source;
+    XXH128_hash_t *batch_ids;
+} kept_layer;
+
+typedef struct kept_records {
+    kept_layer layers[64];
+    size_t count;
+} kept_records;
+
+static void kept_records_free(kept_records *k)
+{
+    for (size_t l = 0; l < k->count; l++) free(k->layers[l].batch_ids);
+    memset(k, 0, sizeof *k);
+}
+
+static const kept_layer *kept_layer_named(const kept_records *k, const char *name)
+{
+    XXH128_hash_t hash = XXH3_128bits(name, strlen(name));
+    for (size_t l = 0; k && l < k->count; l++)
+        if (XXH128_isEqual(k->layers[l].name, hash)) return &k->layers[l];
+    return NULL;
+}
+
+/* Returns 1 when the layer was read here (status in *status), 0 when OGR should read it. Reads the records after
+ * after_fid (-1: all); the last one read, used or not, goes to report->last_fid, the source of the last point used
+ * to report->last_source. */
+static int read_layer_gpkg(hm_ctx *ctx, const hm_density_options *o, OGRLayerH layer, long long after_fid,
+                           point_set *points, layer_report *report, int *status)
 {
     const char *name = OGR_L_GetName(layer), *fid = OGR_L_GetFIDColumn(layer);
     const char *geometry = OGR_L_GetGeometryColumn(layer);
@@ -716,7 +768,7 @@ static int read_layer_gpkg(hm_ctx *ctx, const hm_density_options *o, OGRLayerH l
         }
     quoted[6] = quote_identifier(name);
     ok = ok && quoted[6];
-    char *sql = ok ? malloc(sql_size + (quoted[6] ? strlen(quoted[6]) : 0)) : NULL;
+    char *sql = ok ? malloc(sql_size + (quoted[6] ? strlen(quoted[6]) : 0) + strlen(quoted[0]) + 32) : NULL;
     sqlite3_stmt *row = NULL;
     if (sql) {
         strcpy(sql, "SELECT ");
@@ -726,6 +778,7 @@ static int read_layer_gpkg(hm_ctx *ctx, const hm_density_options *o, OGRLayerH l
         }
         strcat(sql, " FROM ");
         strcat(sql, quoted[6]);
+        if (after_fid >= 0) sprintf(sql + strlen(sql), " WHERE %s > %lld", quoted[0], after_fid);
         if (sqlite3_prepare_v2(db, sql, -1, &row, NULL) != SQLITE_OK) row = NULL;
     }
     free(sql);
@@ -743,6 +796,7 @@ static int read_layer_gpkg(hm_ctx *ctx, const hm_density_options *o, OGRLayerH l
     int filter_dates = o->date_from || o->date_to;
     for (; handled && step == SQLITE_ROW && *status == HM_OK; step = sqlite3_step(row)) {
         long long feature = sqlite3_column_int64(row, 0);
+        if (feature > report->last_fid) report->last_fid = feature;
         if (filter_dates) {
             long key = 0;
             const char *text = (const char *)sqlite3_column_text(row, 4);
@@ -854,17 +908,28 @@ static int read_layer_gpkg(hm_ctx *ctx, const hm_density_options *o, OGRLayerH l
     return handled;
 }
 
-typedef struct layer_report {
-    char name[128];
-    size_t points;
-    double weight;
-} layer_report;
+static size_t *rejected_counter(point_set *p, int k)
+{
+    size_t *counters[5] = {&p->rejected_geometry, &p->rejected_weight, &p->rejected_radius,
+                           &p->rejected_date_missing, &p->rejected_date_outside};
+    return counters[k];
+}
 
+/* Reads the layer's points into points, and what it holds into report. kept (NULL: none): the layer's records up
+ * to kept->last_fid are those the kept sums were made from; only those after them are read. */
 static int read_layer(hm_ctx *ctx, const hm_density_options *o, OGRLayerH layer, int is_gpkg, int required,
-                      point_set *points, layer_report *report)
+                      const kept_layer *kept, point_set *points, layer_report *report)
 {
     const char *name = OGR_L_GetName(layer);
     snprintf(report->name, sizeof report->name, "%s", name);
+    report->last_fid = kept ? kept->last_fid : -1;
+    report->weight = kept ? kept->weight : 0;
+    report->last_source = kept ? kept->last_source : XXH3_128bits("", 0);
+    size_t before[5];
+    for (int k = 0; k < 5; k++) {
+        before[k] = *rejected_counter(points, k);
+        if (kept) *rejected_counter(points, k) += kept->rejected[k];
+    }
     OGRwkbGeometryType geometry_type = wkbFlatten(OGR_L_GetGeomType(layer));
     if (geometry_type != wkbPoint && geometry_type != wkbMultiPoint && geometry_type != wkbUnknown)
         return hm_error(ctx, HM_EFORMAT, "%s: layer %s holds %s geometries, not points", o->input, name,
@@ -933,9 +998,15 @@ static int read_layer(hm_ctx *ctx, const hm_density_options *o, OGRLayerH layer,
     }
     size_t first = points->count;
     OGRFeatureH feature = NULL;
-    int read_by_sqlite = is_gpkg && !o->open_options && read_layer_gpkg(ctx, o, layer, points, &status);
+    int read_by_sqlite = is_gpkg && !o->open_options &&
+                         read_layer_gpkg(ctx, o, layer, kept ? kept->last_fid : -1, points, report, &status);
+    if (!read_by_sqlite && kept) { /* the caller reads every layer again, in full */
+        points->kept_unreadable = 1;
+        return HM_OK;
+    }
     if (!read_by_sqlite) OGR_L_ResetReading(layer);
     while (!read_by_sqlite && status == HM_OK && (feature = OGR_L_GetNextFeature(layer)) != NULL) {
+        if (OGR_F_GetFID(feature) > report->last_fid) report->last_fid = OGR_F_GetFID(feature);
         double weight = 1, radius = 0;
         int got;
         if (filter_dates) {
@@ -1017,8 +1088,17 @@ static int read_layer(hm_ctx *ctx, const hm_density_options *o, OGRLayerH layer,
         free(success);
     }
     if (transformation) OCTDestroyCoordinateTransformation(transformation);
-    report->points = points->count - first;
+    report->points = (kept ? kept->points : 0) + (points->count - first);
     for (size_t n = first; n < points->count; n++) report->weight += points->weight[n];
+    /* The source of the layer's last point: the batch holding it (batches of this layer, newest first). */
+    for (size_t b = points->batch_count; b > 0 && XXH128_isEqual(points->batches[b - 1].layer, points->layer); b--) {
+        size_t end = b < points->batch_count ? points->batches[b].first : points->count;
+        if (points->batches[b - 1].first < end && points->batches[b - 1].first >= first) {
+            report->last_source = points->batches[b - 1].source;
+            break;
+        }
+    }
+    for (int k = 0; k < 5; k++) report->rejected[k] = *rejected_counter(points, k) - before[k];
     return status;
 }
 
@@ -1028,8 +1108,9 @@ static int is_csv(const char *path)
     return n > 4 && strcasecmp(path + n - 4, ".csv") == 0;
 }
 
-static int read_points(hm_ctx *ctx, const hm_density_options *o, point_set *points, layer_report **reports,
-                       size_t *report_count)
+/* kept (NULL: none): the layers' records the kept sums stand for, read from after them (read_layer). */
+static int read_points(hm_ctx *ctx, const hm_density_options *o, const kept_records *kept, point_set *points,
+                       layer_report **reports, size_t *report_count)
 {
     char **open_options = CSLDuplicate(o->open_options);
     if (is_csv(o->input) && !open_options) {
@@ -1088,7 +1169,8 @@ static int read_points(hm_ctx *ctx, const hm_density_options *o, point_set *poin
             status = hm_error(ctx, HM_EINVAL, "%s has no layer '%s' (layers: %s)", o->input, names.items[k], list);
             break;
         }
-        status = read_layer(ctx, o, layer, is_gpkg, required, points, &(*reports)[k]);
+        status = read_layer(ctx, o, layer, is_gpkg, required, kept_layer_named(kept, names.items[k]), points,
+                            &(*reports)[k]);
         (*report_count)++;
     }
     hm_string_list_free(&names);
@@ -1466,13 +1548,24 @@ static int check_memory(hm_ctx *ctx, const hm_density_options *o, const hm_kde_g
  * changes the time taken, not the output. It is renamed into place after the GeoTIFF; a kill between the two
  * leaves a file that describes its own batches, checked like any other.
  *
+ * Checking the stored batches against the records means reading every record again: at a million records, a
+ * third of an update's density stage. With --kept-unchanged the caller (harmmap update, when nothing has written
+ * its GeoPackage since the sums were kept) vouches for them instead: each layer is read from after the last
+ * record the sums were made from (LASTFID), the stored batch identities stand for the records before, and the
+ * layer's count, weight and skipped records continue from the stored ones (the weight is added point by point in
+ * fid order, so continuing it gives a full read's bits). What cannot continue - other settings or grid, a damaged
+ * file, a new batch of the same source as the last kept one (a full read would join them), the per-point
+ * bandwidths of --radius-field or a rule over all points, an extent from the points - reads every record, as
+ * without the flag.
+ *
  * Layout: text lines, then each layer's sums (columns * rows doubles, in the order of the layer lines):
- *     harmmap density sums 1
+ *     harmmap density sums 2
  *     key HEX32                           settings, grid, code revision, double layout
- *     layer NAME32 BATCHES DATAHASH16     followed by BATCHES lines "batch HEX32"
+ *     layer NAME32 BATCHES DATAHASH16 LASTFID POINTS WEIGHTBITS16 LASTSOURCE32 SKIPPED*5
+ *                                         followed by BATCHES lines "batch HEX32"
  *     end                                                                                                     */
 
-#define SUMS_MAGIC "harmmap density sums 1\n"
+#define SUMS_MAGIC "harmmap density sums 2\n"
 #define SUMS_MAX_LAYERS 64
 
 typedef struct sums_layer {
@@ -1480,6 +1573,8 @@ typedef struct sums_layer {
     const char *label;               /* for messages */
     size_t first_batch, batch_count; /* this run's batches of the layer */
     size_t kept;                     /* how many of them the stored sum holds */
+    size_t unread;                   /* how many of the first ones have no points in memory (--kept-unchanged) */
+    size_t first_point_batch;        /* the index in the point set's batches of its first batch in memory */
     double *sum;
 } sums_layer;
 
@@ -1502,6 +1597,57 @@ static void kept_sums_free(kept_sums *s)
 static void hex128(XXH128_hash_t h, char out[33])
 {
     snprintf(out, 33, "%016llx%016llx", (unsigned long long)h.high64, (unsigned long long)h.low64);
+}
+
+static int parse_hex128(const char *text, XXH128_hash_t *out)
+{
+    char high[17], *end = NULL;
+    if (strlen(text) != 32) return 0;
+    memcpy(high, text, 16);
+    high[16] = '\0';
+    out->high64 = strtoull(high, &end, 16);
+    if (*end) return 0;
+    out->low64 = strtoull(text + 16, &end, 16);
+    return *end == '\0';
+}
+
+/* The header of the kept sums: what each layer's records were (--kept-unchanged). 0 when the file is missing,
+ * damaged or of another format (the caller reads every record). */
+static int sums_peek(const char *path, kept_records *k)
+{
+    memset(k, 0, sizeof *k);
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    char line[400], name[40], source[40], weight_bits[24];
+    int ok = fgets(line, sizeof line, f) && strcmp(line, SUMS_MAGIC) == 0 && fgets(line, sizeof line, f) &&
+             strncmp(line, "key ", 4) == 0;
+    while (ok && fgets(line, sizeof line, f) && strcmp(line, "end\n") != 0) {
+        kept_layer *l = &k->layers[k->count];
+        unsigned long long batches, data_hash, points, skipped[5];
+        long long last_fid;
+        ok = k->count < sizeof k->layers / sizeof k->layers[0] &&
+             sscanf(line, "layer %32s %llu %llx %lld %llu %16s %32s %llu %llu %llu %llu %llu", name, &batches,
+                    &data_hash, &last_fid, &points, weight_bits, source, &skipped[0], &skipped[1], &skipped[2],
+                    &skipped[3], &skipped[4]) == 12 &&
+             parse_hex128(name, &l->name) && parse_hex128(source, &l->last_source) && batches < 100000000;
+        if (!ok) break;
+        uint64_t bits = strtoull(weight_bits, NULL, 16);
+        memcpy(&l->weight, &bits, sizeof l->weight);
+        l->last_fid = last_fid;
+        l->points = (size_t)points;
+        l->batches = (size_t)batches;
+        for (int r = 0; r < 5; r++) l->rejected[r] = (size_t)skipped[r];
+        l->batch_ids = malloc((l->batches + 1) * sizeof *l->batch_ids);
+        k->count++;
+        ok = l->batch_ids != NULL;
+        for (size_t b = 0; ok && b < l->batches; b++)
+            ok = fgets(line, sizeof line, f) && sscanf(line, "batch %32s", name) == 1 &&
+                 parse_hex128(name, &l->batch_ids[b]);
+    }
+    ok = ok && strcmp(line, "end\n") == 0;
+    fclose(f);
+    if (!ok) kept_records_free(k);
+    return ok;
 }
 
 static XXH128_hash_t batch_identity(const point_set *p, const point_batch *b)
@@ -1552,7 +1698,7 @@ static void sums_load(const char *path, kept_sums *s)
         unsigned long long data_hash;
     } stored[SUMS_MAX_LAYERS];
     size_t stored_count = 0;
-    char line[160], text[64], want[33];
+    char line[400], text[64], want[33];
     int ok = fgets(line, sizeof line, f) && strcmp(line, SUMS_MAGIC) == 0;
     hex128(s->key, want);
     if (ok && !(fgets(line, sizeof line, f) && sscanf(line, "key %32s", text) == 1 && strcmp(text, want) == 0)) {
@@ -1623,41 +1769,70 @@ static void sums_load(const char *path, kept_sums *s)
                  s->batch_count, s->batch_count - kept);
 }
 
-/* The surface as the sum of the batches' surfaces (see above), continuing the kept sums where they apply. */
+/* The surface as the sum of the batches' surfaces (see above), continuing the kept sums where they apply. The
+ * layers are those of the reports, in their order: each one's batches are those of kept (NULL: none; --kept-
+ * unchanged: the batches of the records not read) followed by its batches in the point set. When kept batches
+ * cannot be continued, *read_all is set and nothing is computed: the caller reads every record and calls again. */
 static int compute_by_batches(hm_ctx *ctx, const hm_density_options *o, const hm_kde_params *params,
                               const point_set *points, const layer_report *reports, size_t report_count,
-                              const hm_kde_grid *g, const unsigned char *mask, float *surface, kept_sums *s)
+                              const kept_records *kept, const hm_kde_grid *g, const unsigned char *mask, float *surface,
+                              kept_sums *s, int *read_all)
 {
     memset(s, 0, sizeof *s);
+    *read_all = 0;
     s->cells = (size_t)g->columns * (size_t)g->rows;
-    s->batch_count = points->batch_count;
     s->key = sums_key(params, points->radius != NULL, g);
-    s->batch_ids = malloc((points->batch_count + 1) * sizeof *s->batch_ids);
-    if (!s->batch_ids) return hm_error(ctx, HM_ENOMEM, "out of memory for %zu batches", points->batch_count);
-    for (size_t b = 0; b < points->batch_count; b++) {
-        const point_batch *batch = &points->batches[b];
-        s->batch_ids[b] = batch_identity(points, batch);
-        if (b == 0 || !XXH128_isEqual(batch->layer, points->batches[b - 1].layer)) {
-            if (s->layer_count == SUMS_MAX_LAYERS)
-                return hm_error(ctx, HM_EINVAL, "--accumulator: more than %d layers", SUMS_MAX_LAYERS);
-            sums_layer *layer = &s->layers[s->layer_count++];
-            layer->name = batch->layer;
-            layer->first_batch = b;
-            layer->label = "a layer";
-            for (size_t k = 0; k < report_count; k++)
-                if (XXH128_isEqual(XXH3_128bits(reports[k].name, strlen(reports[k].name)), batch->layer))
-                    layer->label = reports[k].name;
-        }
-        s->layers[s->layer_count - 1].batch_count++;
+    s->batch_count = points->batch_count;
+    for (size_t k = 0; kept && k < report_count; k++) {
+        const kept_layer *unread = kept_layer_named(kept, reports[k].name);
+        if (unread) s->batch_count += unread->batches;
     }
+    s->batch_ids = malloc((s->batch_count + 1) * sizeof *s->batch_ids);
+    if (!s->batch_ids) return hm_error(ctx, HM_ENOMEM, "out of memory for %zu batches", s->batch_count);
+    size_t next = 0, in_memory = 0;
+    for (size_t k = 0; k < report_count; k++) {
+        XXH128_hash_t name = XXH3_128bits(reports[k].name, strlen(reports[k].name));
+        const kept_layer *unread = kept ? kept_layer_named(kept, reports[k].name) : NULL;
+        size_t first_in_memory = in_memory;
+        while (in_memory < points->batch_count && XXH128_isEqual(points->batches[in_memory].layer, name))
+            in_memory++;
+        if (in_memory == first_in_memory && (!unread || unread->batches == 0)) continue; /* nothing to map */
+        if (unread && unread->batches && in_memory > first_in_memory &&
+            XXH128_isEqual(points->batches[first_in_memory].source, unread->last_source)) {
+            snprintf(s->note, sizeof s->note, "the new records of %s continue the last load batch kept",
+                     reports[k].name);
+            *read_all = 1; /* a full read would join them into one batch */
+            return HM_OK;
+        }
+        if (s->layer_count == SUMS_MAX_LAYERS)
+            return hm_error(ctx, HM_EINVAL, "--accumulator: more than %d layers", SUMS_MAX_LAYERS);
+        sums_layer *layer = &s->layers[s->layer_count++];
+        layer->name = name;
+        layer->label = reports[k].name;
+        layer->first_batch = next;
+        layer->first_point_batch = first_in_memory;
+        layer->unread = unread ? unread->batches : 0;
+        for (size_t b = 0; b < layer->unread; b++) s->batch_ids[next++] = unread->batch_ids[b];
+        for (size_t b = first_in_memory; b < in_memory; b++)
+            s->batch_ids[next++] = batch_identity(points, &points->batches[b]);
+        layer->batch_count = next - layer->first_batch;
+    }
+    if (in_memory != points->batch_count) /* batches of a layer no report names: cannot be */
+        return hm_error(ctx, HM_EINVAL, "--accumulator: the load batches do not follow the layers");
+    s->batch_count = next;
     sums_load(o->accumulator, s);
+    for (size_t l = 0; l < s->layer_count; l++)
+        if (s->layers[l].kept < s->layers[l].unread) { /* the sums of records not read are not there to continue */
+            *read_all = 1;
+            return HM_OK;
+        }
     int status = HM_OK;
     for (size_t l = 0; l < s->layer_count && status == HM_OK; l++) {
         sums_layer *layer = &s->layers[l];
         if (!layer->sum && !(layer->sum = calloc(s->cells, sizeof(double))))
             return hm_error(ctx, HM_ENOMEM, "out of memory for the sums of %ld x %ld cells", g->columns, g->rows);
-        for (size_t b = layer->first_batch + layer->kept; b < layer->first_batch + layer->batch_count; b++) {
-            const point_batch *batch = &points->batches[b];
+        for (size_t b = layer->kept; b < layer->batch_count; b++) {
+            const point_batch *batch = &points->batches[layer->first_point_batch + (b - layer->unread)];
             hm_kde_points part = {points->x + batch->first, points->y + batch->first,
                                   points->weight + batch->first, points->radius ? points->radius + batch->first : NULL,
                                   batch->count};
@@ -1678,9 +1853,10 @@ static int compute_by_batches(hm_ctx *ctx, const hm_density_options *o, const hm
 /* Writes the sums atomically (a temporary beside the file, renamed over it). Not fsynced: after a power cut the
  * file may be empty or cut short, which the next run finds (size, data hashes) and answers by computing in full;
  * the sync cost 0.1 to 0.2 s of an update's density stage at a million records for nothing else. */
-static int sums_write(hm_ctx *ctx, const char *path, const kept_sums *s)
+static int sums_write(hm_ctx *ctx, const char *path, const kept_sums *s, const layer_report *reports,
+                      size_t report_count)
 {
-    size_t header_size = 128 + s->layer_count * 96 + s->batch_count * 48, used = 0;
+    size_t header_size = 128 + s->layer_count * 320 + s->batch_count * 48, used = 0;
     char *header = malloc(header_size), hex[33];
     if (!header) return hm_error(ctx, HM_ENOMEM, "out of memory");
     hex128(s->key, hex);
@@ -1689,8 +1865,23 @@ static int sums_write(hm_ctx *ctx, const char *path, const kept_sums *s)
     for (size_t l = 0; l < s->layer_count; l++) {
         const sums_layer *layer = &s->layers[l];
         hex128(layer->name, hex);
-        used += (size_t)snprintf(header + used, header_size - used, "layer %s %zu %016llx\n", hex,
-                                 layer->batch_count, (unsigned long long)XXH3_64bits(layer->sum, bytes));
+        const layer_report *report = NULL;
+        for (size_t k = 0; k < report_count && !report; k++)
+            if (strcmp(reports[k].name, layer->label) == 0) report = &reports[k];
+        if (!report) { /* cannot be: each layer is a report's */
+            free(header);
+            return hm_error(ctx, HM_EINVAL, "%s: no report of layer %s", path, layer->label);
+        }
+        uint64_t weight_bits;
+        memcpy(&weight_bits, &report->weight, sizeof weight_bits);
+        char source[33];
+        hex128(report->last_source, source);
+        used += (size_t)snprintf(header + used, header_size - used,
+                                 "layer %s %zu %016llx %lld %zu %016llx %s %zu %zu %zu %zu %zu\n", hex,
+                                 layer->batch_count, (unsigned long long)XXH3_64bits(layer->sum, bytes),
+                                 report->last_fid, report->points, (unsigned long long)weight_bits, source,
+                                 report->rejected[0], report->rejected[1], report->rejected[2], report->rejected[3],
+                                 report->rejected[4]);
         for (size_t b = 0; b < layer->batch_count; b++) {
             hex128(s->batch_ids[layer->first_batch + b], hex);
             used += (size_t)snprintf(header + used, header_size - used, "batch %s\n", hex);
@@ -1871,6 +2062,21 @@ static void CPL_STDCALL gdal_message(CPLErr level, CPLErrorNum number, const cha
 static int density_run(hm_ctx *ctx, const hm_density_options *o, GDALProgressFunc progress,
                        hm_density_summary *summary);
 
+/* The records skipped and the points of all records, read or kept (--kept-unchanged); the total weight layer by
+ * layer, each layer's added point by point in fid order (what the kept sums can continue). */
+static void count_totals(const point_set *points, const layer_report *reports, size_t report_count, size_t *rejected,
+                         size_t *point_total, double *total_weight)
+{
+    *rejected = points->rejected_geometry + points->rejected_weight + points->rejected_radius +
+                points->rejected_date_missing + points->rejected_date_outside;
+    *point_total = 0;
+    *total_weight = 0;
+    for (size_t k = 0; k < report_count; k++) {
+        *point_total += reports[k].points;
+        *total_weight += reports[k].weight;
+    }
+}
+
 int hm_density(hm_ctx *ctx, const hm_density_options *o, GDALProgressFunc progress, hm_density_summary *summary)
 {
     if (!o) return HM_OK; /* --help */
@@ -1904,15 +2110,34 @@ static int density_run(hm_ctx *ctx, const hm_density_options *o, GDALProgressFun
     GDALDatasetH boundaries = NULL;
     OGRLayerH boundary = NULL;
     double clock = seconds_now();
-    int status = read_points(ctx, o, &points, &reports, &report_count);
+    int by_batches = o->accumulator && !o->compat_qgis; /* QGIS's float32 sums are QGIS's, in one pass */
+    /* --kept-unchanged: the records the kept sums stand for are not read (see "sums kept between runs"). */
+    kept_records kept;
+    memset(&kept, 0, sizeof kept);
+    const char *kept_why = NULL;
+    if (o->kept_unchanged && !by_batches) kept_why = "--compat qgis sums in one pass";
+    else if (o->kept_unchanged && (o->rule != RADIUS_FIXED || o->radius_field))
+        kept_why = "the bandwidths depend on every point";
+    else if (o->kept_unchanged && o->extent == EXTENT_POINTS) kept_why = "the grid is the points' extent";
+    else if (o->kept_unchanged && !sums_peek(o->accumulator, &kept)) kept_why = "no kept sums of this format";
+    int status = read_points(ctx, o, kept.count ? &kept : NULL, &points, &reports, &report_count);
+    if (status == HM_OK && points.kept_unreadable) { /* a layer that SQLite could not read from a record on */
+        kept_why = "a layer cannot be read from a record on";
+        kept_records_free(&kept);
+        point_set_free(&points);
+        points.with_radius = o->radius_field != NULL;
+        free(reports);
+        reports = NULL;
+        status = read_points(ctx, o, NULL, &points, &reports, &report_count);
+    }
     point_set_close_batches(&points);
     verbose_time(ctx, "read the points", &clock);
-    int by_batches = o->accumulator && !o->compat_qgis; /* QGIS's float32 sums are QGIS's, in one pass */
     kept_sums sums;
     memset(&sums, 0, sizeof sums);
-    size_t rejected = points.rejected_geometry + points.rejected_weight + points.rejected_radius +
-                      points.rejected_date_missing + points.rejected_date_outside;
-    if (status == HM_OK && points.count == 0) {
+    size_t rejected = 0, point_total = 0;
+    double total_weight = 0;
+    count_totals(&points, reports, report_count, &rejected, &point_total, &total_weight);
+    if (status == HM_OK && point_total == 0) {
         if (o->date_from || o->date_to)
             status = hm_error(ctx, HM_EINVAL,
                               "%s: no records dated within %s .. %s (%zu outside, %zu without a readable %s): "
@@ -1936,11 +2161,9 @@ static int density_run(hm_ctx *ctx, const hm_density_options *o, GDALProgressFun
                     points.rejected_date_missing, o->date_field, points.first_bad_date[0] ? " (e.g. '" : "",
                     points.first_bad_date, points.first_bad_date[0] ? "')" : "");
     }
-    double total_weight = 0;
-    for (size_t n = 0; n < points.count; n++) total_weight += points.weight[n];
     if (status == HM_OK && !(total_weight > 0))
         status = hm_error(ctx, HM_EINVAL, "%s: the %zu points have a total weight of 0: the surface would be empty",
-                          o->input, points.count);
+                          o->input, point_total);
 
     hm_kde_points kde_points = {points.x, points.y, points.weight, points.radius, points.count};
     hm_kde_params params = {o->kernel, o->decay, o->values, o->radius_m, o->threads, NULL};
@@ -2017,9 +2240,37 @@ static int density_run(hm_ctx *ctx, const hm_density_options *o, GDALProgressFun
     size_t dropped = 0;
     if (status == HM_OK) {
         hm_kde_raster raster = {surface, NULL, mask, HM_KDE_NODATA, 0};
+        int read_all = 0;
         if (by_batches)
-            status = compute_by_batches(ctx, o, &params, &points, reports, report_count, &grid, mask, surface, &sums);
-        else
+            status = compute_by_batches(ctx, o, &params, &points, reports, report_count, kept.count ? &kept : NULL,
+                                        &grid, mask, surface, &sums, &read_all);
+        if (status == HM_OK && read_all) { /* the kept sums cannot stand for the records not read */
+            char why[256];
+            snprintf(why, sizeof why, "%s", sums.note[0] ? sums.note : "the kept sums do not continue");
+            kept_sums_free(&sums);
+            kept_records_free(&kept);
+            point_set_free(&points);
+            points.with_radius = o->radius_field != NULL;
+            free(reports);
+            reports = NULL;
+            status = read_points(ctx, o, NULL, &points, &reports, &report_count);
+            point_set_close_batches(&points);
+            count_totals(&points, reports, report_count, &rejected, &point_total, &total_weight);
+            if (status == HM_OK)
+                status = compute_by_batches(ctx, o, &params, &points, reports, report_count, NULL, &grid, mask,
+                                            surface, &sums, &read_all);
+            if (status == HM_OK) {
+                char note[2 * sizeof sums.note + 32];
+                snprintf(note, sizeof note, "every record read (%s); %s", why, sums.note);
+                snprintf(sums.note, sizeof sums.note, "%.*s", (int)sizeof sums.note - 1, note);
+            }
+        } else if (status == HM_OK && by_batches && o->kept_unchanged) {
+            char note[2 * sizeof sums.note + 32];
+            snprintf(note, sizeof note, "%s; %s", sums.note,
+                     kept.count ? "only the records after the kept ones read" : kept_why ? kept_why : "");
+            snprintf(sums.note, sizeof sums.note, "%.*s", (int)sizeof sums.note - 1, note);
+        }
+        if (!by_batches)
             status = o->compat_qgis ? hm_kde_qgis(ctx, &params, &kde_points, &grid, &raster, &dropped)
                                     : hm_kde_exact(ctx, &params, &kde_points, &grid, &raster);
     }
@@ -2071,7 +2322,7 @@ static int density_run(hm_ctx *ctx, const hm_density_options *o, GDALProgressFun
         }
         md = set_metadata(md, "WEIGHT", "%s", o->weight_field ? o->weight_field : "count");
         md = set_metadata(md, "TOTAL_WEIGHT", "%.17g", total_weight);
-        md = set_metadata(md, "POINTS", "%zu", points.count);
+        md = set_metadata(md, "POINTS", "%zu", point_total);
         md = set_metadata(md, "RECORDS_REJECTED",
                           "%zu (no location %zu, empty weight %zu, empty radius %zu, no date %zu, outside dates %zu)",
                           rejected, points.rejected_geometry, points.rejected_weight, points.rejected_radius,
@@ -2104,7 +2355,7 @@ static int density_run(hm_ctx *ctx, const hm_density_options *o, GDALProgressFun
                                                                      : "the points' extent plus the radius (QGIS)")
                                                                  : "points' extent plus the radius, widened to whole "
                                                                    "cells");
-        size_t point_count = points.count;
+        size_t point_count = point_total;
         point_set_free(&points); /* not needed any more: the write is the peak of memory */
         /* Progress: reading and computing to 0.5, writing (GDAL's own progress, scaled) to 1. */
         if (progress) progress(0.5, "writing", NULL);
@@ -2114,7 +2365,7 @@ static int density_run(hm_ctx *ctx, const hm_density_options *o, GDALProgressFun
         verbose_time(ctx, "wrote the GeoTIFF", &clock);
         if (status == HM_OK && by_batches) { /* a cache: failing to keep it costs the next run time, no more */
             mode_t saved_umask = narrow_umask(o);
-            if (sums_write(ctx, o->accumulator, &sums) != HM_OK) {
+            if (sums_write(ctx, o->accumulator, &sums, reports, report_count) != HM_OK) {
                 hm_warn(ctx, "%s", hm_error_message(ctx));
                 hm_error_clear(ctx);
             }
@@ -2159,6 +2410,7 @@ static int density_run(hm_ctx *ctx, const hm_density_options *o, GDALProgressFun
     free(reports);
     point_set_free(&points);
     kept_sums_free(&sums);
+    kept_records_free(&kept);
     hm_ctx_set_verbosity(ctx, saved_verbosity);
     return status;
 }

@@ -18,6 +18,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
@@ -295,6 +296,9 @@ typedef struct job {
     double geocode_seconds; /* of the geocode stage: geocode itself (the rest: index or merge) */
     hm_pipeline_summary summary;
     int next_keys_number;
+    /* Update: harmmap.gpkg and the kept sums are the files the last run or update left (kept_outputs_as_left). */
+    int kept_outputs_intact;
+    char kept_outputs_note[160];
 } job;
 
 static void job_free(job *j)
@@ -470,6 +474,45 @@ static int check_path_text(hm_ctx *ctx, const char *path)
     return HM_OK;
 }
 
+/* ---- the outputs an update continues from -------------------------------------------------------------------
+ * An update continues harmmap.gpkg (its records) and the sums kept beside it. Each stage checks that what it kept
+ * still describes the records - by reading them all again, which is most of what an update's aggregate and
+ * density cost. The pipeline can know more cheaply: it records each of these files' identity (device, inode,
+ * size, modification time in nanoseconds and, for the GeoPackage, SQLite's file change counter, which every write
+ * transaction bumps) when a run or update completes, and an update that finds every one of them as it was tells
+ * the stages so (--kept-unchanged): nothing has written them since. A GeoPackage edited in QGIS, restored from a
+ * backup or restyled by `harmmap qgis` (a copy renamed over it) differs in one of these, and the stages then check
+ * their kept state against the records as before. */
+static const char *const kept_output_files[] = {"harmmap.gpkg", ".harmmap/density.sums", ".harmmap/aggregate.state"};
+#define KEPT_OUTPUT_COUNT (sizeof kept_output_files / sizeof kept_output_files[0])
+
+typedef struct output_identity {
+    long long device, inode, size, mtime_ns;
+    unsigned long change_counter; /* bytes 24-27 of an SQLite file, big-endian; 0 for other files */
+} output_identity;
+
+/* 1 and the identity of j->out/name, 0 when it does not exist or cannot be read. */
+static int identify_output(const job *j, const char *name, output_identity *id)
+{
+    char path[PATH_MAX + 64];
+    if (!path_printf(path, sizeof path, "%s/%s", j->out, name)) return 0;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return 0;
+    struct stat info;
+    unsigned char counter[4] = {0, 0, 0, 0};
+    int ok = fstat(fd, &info) == 0 && S_ISREG(info.st_mode);
+    if (ok && strcmp(name, "harmmap.gpkg") == 0) ok = pread(fd, counter, 4, 24) == 4;
+    close(fd);
+    if (!ok) return 0;
+    id->device = (long long)info.st_dev;
+    id->inode = (long long)info.st_ino;
+    id->size = (long long)info.st_size;
+    id->mtime_ns = (long long)info.st_mtim.tv_sec * 1000000000LL + info.st_mtim.tv_nsec;
+    id->change_counter = (unsigned long)counter[0] << 24 | (unsigned long)counter[1] << 16 |
+                         (unsigned long)counter[2] << 8 | counter[3];
+    return 1;
+}
+
 static int write_state(job *j, const char *status_word)
 {
     char temp[PATH_MAX + 8];
@@ -492,6 +535,11 @@ static int write_state(job *j, const char *status_word)
                 d->path);
     }
     for (size_t i = 0; i < j->history_count; i++) fprintf(file, "event\t%s\n", j->history[i].text);
+    output_identity id;
+    for (size_t i = 0; strcmp(status_word, "complete") == 0 && i < KEPT_OUTPUT_COUNT; i++)
+        if (identify_output(j, kept_output_files[i], &id))
+            fprintf(file, "kept\t%s\t%lld\t%lld\t%lld\t%lld\t%lu\n", kept_output_files[i], id.device, id.inode,
+                    id.size, id.mtime_ns, id.change_counter);
     int ok = fflush(file) == 0 && fsync(fileno(file)) == 0;
     if (fclose(file) != 0) ok = 0;
     if (!ok || rename(temp, j->state_path) != 0) {
@@ -527,6 +575,8 @@ typedef struct saved_state {
     size_t input_count;
     state_dependency *dependencies;
     size_t dependency_count;
+    output_identity kept[KEPT_OUTPUT_COUNT]; /* as the last run or update left them */
+    int kept_known[KEPT_OUTPUT_COUNT];
 } saved_state;
 
 static void free_state(saved_state *s)
@@ -611,6 +661,13 @@ static int read_state(job *j, saved_state *s)
             d->path = strdup(g[4]);
             if (!d->path) status = HM_ENOMEM;
             else s->dependency_count++;
+        } else if (strcmp(f[0], "kept") == 0 && n == 7) {
+            for (size_t k = 0; k < KEPT_OUTPUT_COUNT; k++)
+                if (strcmp(f[1], kept_output_files[k]) == 0) {
+                    s->kept[k] = (output_identity){atoll(f[2]), atoll(f[3]), atoll(f[4]), atoll(f[5]),
+                                                   strtoul(f[6], NULL, 10)};
+                    s->kept_known[k] = 1;
+                }
         } else if (strcmp(f[0], "event") == 0 && n >= 2) {
             /* re-join the event text */
             for (size_t k = 2; k < n; k++) f[k][-1] = '\t';
@@ -1482,6 +1539,30 @@ static int check_unchanged(job *j, const saved_state *s)
     return HM_OK;
 }
 
+/* Whether harmmap.gpkg and the kept sums are as the last run or update left them (see kept_output_files); says
+ * why not in j->kept_outputs_note. */
+static void check_kept_outputs(job *j, const saved_state *s)
+{
+    j->kept_outputs_intact = 0;
+    for (size_t k = 0; k < KEPT_OUTPUT_COUNT; k++) {
+        output_identity now;
+        int exists = identify_output(j, kept_output_files[k], &now);
+        if (!s->kept_known[k] && !exists) continue; /* none then, none now (no intelligence sums, say) */
+        if (!s->kept_known[k] || !exists || now.device != s->kept[k].device || now.inode != s->kept[k].inode ||
+            now.size != s->kept[k].size || now.mtime_ns != s->kept[k].mtime_ns ||
+            now.change_counter != s->kept[k].change_counter) {
+            snprintf(j->kept_outputs_note, sizeof j->kept_outputs_note, "%s changed since the last %s: the "
+                     "stages check what they kept against the records", kept_output_files[k],
+                     s->kept_known[k] ? "run or update" : "run recorded it");
+            return;
+        }
+    }
+    j->kept_outputs_intact = s->kept_known[0]; /* harmmap.gpkg at least */
+    snprintf(j->kept_outputs_note, sizeof j->kept_outputs_note, "%s",
+             j->kept_outputs_intact ? "harmmap.gpkg and the kept sums are as the last run or update left them"
+                                    : "no record of harmmap.gpkg: the stages check what they kept against the records");
+}
+
 /* The inputs: those loaded (in the state's order, which must begin each kind's list in the project), then the
  * project's inputs not loaded yet, then the --add files that the project does not name. */
 static int plan_update_inputs(job *j, const saved_state *s, int *appended)
@@ -1599,6 +1680,11 @@ int hm_update(hm_ctx *ctx, const hm_pipeline_options *options, GDALProgressFunc 
     if (status == HM_OK) status = read_state(&j, &s);
     if (status == HM_OK) status = check_unchanged(&j, &s);
     if (status == HM_OK) {
+        /* Pushed after the settings hash: the flag says how to check, not what to compute. */
+        check_kept_outputs(&j, &s);
+        if (j.kept_outputs_intact) status = hm_argv_push(ctx, &j.stages[STAGE_DENSITY].argv, "--kept-unchanged");
+    }
+    if (status == HM_OK) {
         j.next_keys_number = s.next_keys > 0 ? s.next_keys : 1;
         status = plan_update_inputs(&j, &s, &appended);
     }
@@ -1640,8 +1726,8 @@ int hm_update(hm_ctx *ctx, const hm_pipeline_options *options, GDALProgressFunc 
         if (status == HM_OK) status = scan_inputs(&j, first_new, loaded);
         end_stage(&j, STAGE_INPUTS, clock);
         snprintf(j.stages[STAGE_INPUTS].note, sizeof j.stages[STAGE_INPUTS].note,
-                 "%lld records in %zu new files, %lld already loaded", j.summary.records_read,
-                 j.input_count - first_new, j.summary.records_skipped);
+                 "%lld records in %zu new files, %lld already loaded; %s", j.summary.records_read,
+                 j.input_count - first_new, j.summary.records_skipped, j.kept_outputs_note);
     }
     pl_keyset_destroy(loaded);
     if (status == HM_OK) {

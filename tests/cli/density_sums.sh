@@ -99,4 +99,48 @@ note flip.log | grep -q "damaged or foreign" || fail "a damaged file: $(cat flip
 cmp full.tif flip.tif || fail "with a damaged file, the surface is not the full computation's"
 cmp full.sums kept.sums || fail "the damaged file was not replaced by the right sums"
 echo "ok   a damaged file of sums: not used, replaced"
+
+# 5. --kept-unchanged (what `harmmap update` passes when nothing wrote its GeoPackage since the sums were kept):
+#    only the records after the kept ones are read, and the bytes are still the full computation's. The grid must
+#    not come from the points (--like here, --extent in a project).
+like=(--weight weight --radius 400 --cell 10 --like full.tif)
+"$HM_BINARY" density new.gpkg -o like_full.tif "${like[@]}" --accumulator like_full.sums -q
+"$HM_BINARY" density old.gpkg -o like_old.tif "${like[@]}" --accumulator like.sums -q
+cp like.sums like_kept.sums
+"$HM_BINARY" density new.gpkg -o like_kept.tif "${like[@]}" --accumulator like.sums --kept-unchanged 2>like.log
+note like.log | grep -q "1 of 3 batches from the kept sums, 2 computed; only the records after the kept ones read" ||
+  fail "--kept-unchanged: $(cat like.log)"
+cmp like_full.tif like_kept.tif || fail "--kept-unchanged: the surface is not the full computation's"
+cmp like_full.sums like.sums || fail "--kept-unchanged: the kept sums are not the full computation's"
+[ "$(gdalinfo like_kept.tif | grep -c 'POINTS=4500')" = 1 ] || fail "--kept-unchanged: the point count is not all records'"
+echo "ok   --kept-unchanged: the records after the kept ones read, the full computation's bytes"
+
+# ... and the records before are really not read: a change to one of them goes unseen (the caller vouched).
+"$HM_BINARY" density changed.gpkg -o trusted.tif "${like[@]}" --accumulator like_kept.sums --kept-unchanged -q
+same_cells=$(/usr/bin/python3 -c "
+from osgeo import gdal
+print(int((gdal.Open('like_full.tif').ReadAsArray() == gdal.Open('trusted.tif').ReadAsArray()).all()))")
+[ "$same_cells" = 1 ] || fail "--kept-unchanged read the records it was told were unchanged"
+echo "ok   --kept-unchanged: the kept records are not read again"
+
+# New records of the same source as the last kept batch: a full read would join them into one batch, so every
+# record is read; likewise when the grid comes from the points.
+batch_csv more.csv 14 first.csv 0
+cp old.gpkg same_source.gpkg
+to_gpkg more.csv same_source.gpkg incidents append
+"$HM_BINARY" density old.gpkg -o ss_old.tif "${like[@]}" --accumulator ss.sums -q
+"$HM_BINARY" density same_source.gpkg -o ss.tif "${like[@]}" --accumulator ss.sums --kept-unchanged 2>ss.log
+note ss.log | grep -q "every record read (the new records of incidents continue the last load batch kept)" ||
+  fail "same source: $(cat ss.log)"
+"$HM_BINARY" density same_source.gpkg -o ss_fresh.tif "${like[@]}" --accumulator ss_fresh.sums -q
+cmp ss.tif ss_fresh.tif || fail "same source: the surface is not the full computation's"
+cp update.sums points_extent.sums
+"$HM_BINARY" density new.gpkg -o pe.tif "${args[@]}" --accumulator points_extent.sums --kept-unchanged 2>pe.log
+note pe.log | grep -q "the grid is the points' extent" || fail "extent from the points: $(cat pe.log)"
+cmp full.tif pe.tif || fail "extent from the points: the surface is not the full computation's"
+if "$HM_BINARY" density new.gpkg -o x.tif "${args[@]}" --kept-unchanged 2>flag.log; then
+  fail "--kept-unchanged without --accumulator was accepted"
+fi
+grep -q "needs --accumulator" flag.log || fail "--kept-unchanged alone: $(cat flag.log)"
+echo "ok   --kept-unchanged falls back to reading every record where the kept sums cannot continue"
 echo "density_sums: all checks passed"

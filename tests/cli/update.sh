@@ -79,6 +79,12 @@ expect_eq "duplicate_id rejects" "$(sql out/harmmap.gpkg "SELECT count(*) FROM r
 # density continued the sums kept by the run (six batches: five months, intelligence) with the three new files.
 density_note=$(json $m '[s["note"] for s in m["stages"] if s["name"] == "density"][0]')
 grep -q "6 of 9 batches from the kept sums, 3 computed" <<<"$density_note" || fail "density: $density_note"
+# ... reading only the new records: nothing wrote harmmap.gpkg or the kept sums since the run (pipeline.c, "the
+# outputs an update continues from").
+grep -q "only the records after the kept ones read" <<<"$density_note" || fail "density read the kept records"
+inputs_note=$(json $m '[s["note"] for s in m["stages"] if s["name"] == "inputs"][0]')
+grep -q "harmmap.gpkg and the kept sums are as the last run or update left them" <<<"$inputs_note" ||
+  fail "inputs: $inputs_note"
 # aggregate continued the sums it kept after the run's incidents with the new incidents and all the intelligence
 # (aggregate.c, "kept sums"): the comparison with a full run below is what proves the bits the same.
 aggregate_note=$(json $m '[s["note"] for s in m["stages"] if s["name"] == "aggregate"][0]')
@@ -95,6 +101,24 @@ cp out/harmmap.gpkg before.gpkg
 "$HM_BINARY" update p.ini --add overlap.csv >again.log 2>&1 || { cat again.log; fail "second update failed"; }
 grep -q "already loaded" again.log || fail "no 'already loaded' message: $(cat again.log)"
 cmp before.gpkg out/harmmap.gpkg || fail "an update with nothing new changed the GeoPackage"
+
+# harmmap.gpkg written by something else since (here `harmmap qgis`, which restyles a copy renamed over it): the
+# next update does not vouch for the kept records, and the stages check them.
+"$HM_BINARY" qgis out -q || fail "harmmap qgis failed"
+/usr/bin/python3 - "$sample" <<'PY' >later.csv
+import sys
+rows = open(sys.argv[1] + "/street/2026-06-avon-and-somerset-street.csv", newline="").read().split("\r\n")
+print(rows[0], end="\r\n")
+for n, r in enumerate([r for r in rows[1:] if r and r.split(",")[0]][:30]):
+    print("%064x" % (n + 1) + r[r.index(","):].replace(",2026-06,", ",2026-08,", 1), end="\r\n")
+PY
+"$HM_BINARY" update -q p.ini --add later.csv || fail "update after harmmap qgis failed"
+inputs_note=$(json out/run.json '[s["note"] for s in m["stages"] if s["name"] == "inputs"][0]')
+grep -q "harmmap.gpkg changed since the last run or update" <<<"$inputs_note" || fail "inputs: $inputs_note"
+density_note=$(json out/run.json '[s["note"] for s in m["stages"] if s["name"] == "density"][0]')
+if grep -q "only the records after the kept ones read" <<<"$density_note"; then
+  fail "density trusted the kept records of a GeoPackage written since: $density_note"
+fi
 
 # Refusals, each naming what changed and what to do.
 sed 's/^radius = 500/radius = 400/' p.ini >changed.ini
