@@ -111,14 +111,27 @@ typedef struct worker {
     GDALDatasetH dataset;
     int zoom;
     void *exact;
-    /* Exact source positions of the lattice nodes covering the tile being warped (see lattice_transform). */
+    /* Exact source positions of the lattice nodes around the block being processed, each transformed once,
+     * when a tile first needs it (see nodes_begin). */
     struct {
-        int step_px;      /* lattice spacing at this zoom: see lattice_step_px */
-        long long i0, j0; /* global lattice index of nodes[0] */
+        long long i0, j0; /* global lattice index of node 0 */
         int nx, ny;
         double *x, *y;
-        int *ok;
+        signed char *ok; /* 1 transformed, 0 failed, -1 not yet (-2 queued for nodes_flush) */
         size_t capacity;
+        double *queue_x, *queue_y, *queue_z; /* nodes_queue's points, transformed together by nodes_flush */
+        int *queue_ok;
+        size_t *queue_node;
+        size_t queued;
+    } nodes;
+    /* The nodes covering the tile being warped, within `nodes` (see lattice_transform). */
+    struct {
+        int step_px;      /* lattice spacing at this zoom: see lattice_step_px */
+        long long i0, j0; /* global lattice index of the tile's first node */
+        int nx, ny;
+        size_t stride; /* from one row of nodes to the next */
+        const double *x, *y;
+        const signed char *ok;
         double *row_x,
             *row_y; /* one row's values, interpolated down each lattice column (lattice_transform) */
         int *row_ok;
@@ -212,26 +225,94 @@ static int lattice_step_px(int zoom, int tile_size_px)
     return step;
 }
 
+/*
+ * The nodes of a block: every tile of the block needs the nodes along its edges (tile_window) and a tile to
+ * warp needs all the nodes of its lattice (lattice_prepare), tiles side by side share the nodes between them,
+ * and most tiles of an update are not warped. So the exact transformation is computed per node, once per
+ * block, for the nodes asked: queued, then transformed in one call. A node's position is a function of the
+ * node alone (GDALGenImgProjTransform transforms each point on its own), so it does not matter which tile
+ * asked first or which points shared the call.
+ */
+static int nodes_begin(worker *w, int min_x, int min_y, int max_x, int max_y)
+{
+    const long long per_tile = w->shared->settings->tile_size_px / w->lattice.step_px;
+    /* lattice_prepare's reach for the first and last tiles */
+    const long long i0 = min_x * per_tile - 1, i1 = (max_x + 1LL) * per_tile + 2;
+    const long long j0 = min_y * per_tile - 1, j1 = (max_y + 1LL) * per_tile + 2;
+    const int nx = (int)(i1 - i0 + 1), ny = (int)(j1 - j0 + 1);
+    const size_t count = (size_t)nx * (size_t)ny;
+    if (count > w->nodes.capacity) {
+        free(w->nodes.x), free(w->nodes.y), free(w->nodes.ok);
+        free(w->nodes.queue_x), free(w->nodes.queue_y), free(w->nodes.queue_z);
+        free(w->nodes.queue_ok), free(w->nodes.queue_node);
+        w->nodes.x = malloc(count * sizeof(double));
+        w->nodes.y = malloc(count * sizeof(double));
+        w->nodes.ok = malloc(count);
+        w->nodes.queue_x = malloc(count * sizeof(double));
+        w->nodes.queue_y = malloc(count * sizeof(double));
+        w->nodes.queue_z = malloc(count * sizeof(double));
+        w->nodes.queue_ok = malloc(count * sizeof(int));
+        w->nodes.queue_node = malloc(count * sizeof(size_t));
+        w->nodes.capacity = count;
+        if (!w->nodes.x || !w->nodes.y || !w->nodes.ok || !w->nodes.queue_x || !w->nodes.queue_y ||
+            !w->nodes.queue_z || !w->nodes.queue_ok || !w->nodes.queue_node) {
+            w->nodes.capacity = 0;
+            return hm_error(w->ctx, HM_ENOMEM, "out of memory");
+        }
+    }
+    memset(w->nodes.ok, -1, count);
+    w->nodes.i0 = i0;
+    w->nodes.j0 = j0;
+    w->nodes.nx = nx;
+    w->nodes.ny = ny;
+    w->nodes.queued = 0;
+    return HM_OK;
+}
+
+static inline size_t node_at(const worker *w, long long i, long long j)
+{
+    return (size_t)(j - w->nodes.j0) * (size_t)w->nodes.nx + (size_t)(i - w->nodes.i0);
+}
+
+/* Queues node (i, j) (global lattice index, within the block's) unless it is known or queued already. */
+static inline void nodes_queue(worker *w, long long i, long long j)
+{
+    const size_t n = node_at(w, i, j);
+    if (w->nodes.ok[n] != -1) return;
+    w->nodes.ok[n] = -2;
+    const size_t q = w->nodes.queued++;
+    w->nodes.queue_x[q] = (double)(i * w->lattice.step_px);
+    w->nodes.queue_y[q] = (double)(j * w->lattice.step_px);
+    w->nodes.queue_z[q] = 0;
+    w->nodes.queue_node[q] = n;
+}
+
+static void nodes_flush(worker *w)
+{
+    const size_t count = w->nodes.queued;
+    if (!count) return;
+    GDALGenImgProjTransform(w->exact, TRUE, (int)count, w->nodes.queue_x, w->nodes.queue_y, w->nodes.queue_z,
+                            w->nodes.queue_ok);
+    for (size_t q = 0; q < count; q++) {
+        const size_t n = w->nodes.queue_node[q];
+        w->nodes.x[n] = w->nodes.queue_x[q];
+        w->nodes.y[n] = w->nodes.queue_y[q];
+        w->nodes.ok[n] = w->nodes.queue_ok[q] ? 1 : 0;
+    }
+    w->nodes.queued = 0;
+}
+
+/* The lattice of one tile (pixels [x0, x1) x [y0, y1) of the zoom's grid), with a node more on each side
+ * and two more past the far edges, within the block's nodes (nodes_begin). */
 static int lattice_prepare(worker *w, double x0, double y0, double x1, double y1)
 {
     const int step = w->lattice.step_px;
     long long i0 = (long long)floor(x0 / step) - 1, i1 = (long long)floor(x1 / step) + 2;
     long long j0 = (long long)floor(y0 / step) - 1, j1 = (long long)floor(y1 / step) + 2;
     int nx = (int)(i1 - i0 + 1), ny = (int)(j1 - j0 + 1);
-    size_t count = (size_t)nx * (size_t)ny;
-    if (count > w->lattice.capacity) {
-        free(w->lattice.x);
-        free(w->lattice.y);
-        free(w->lattice.ok);
-        w->lattice.x = malloc(count * sizeof(double));
-        w->lattice.y = malloc(count * sizeof(double));
-        w->lattice.ok = malloc(count * sizeof(int));
-        w->lattice.capacity = count;
-        if (!w->lattice.x || !w->lattice.y || !w->lattice.ok) {
-            w->lattice.capacity = 0;
-            return hm_error(w->ctx, HM_ENOMEM, "out of memory");
-        }
-    }
+    if (i0 < w->nodes.i0 || j0 < w->nodes.j0 || i1 >= w->nodes.i0 + w->nodes.nx ||
+        j1 >= w->nodes.j0 + w->nodes.ny)
+        return hm_error(w->ctx, HM_EINTERNAL, "a tile's lattice reaches outside its block's");
     if ((size_t)nx > w->lattice.row_capacity) {
         free(w->lattice.row_x);
         free(w->lattice.row_y);
@@ -245,19 +326,19 @@ static int lattice_prepare(worker *w, double x0, double y0, double x1, double y1
             return hm_error(w->ctx, HM_ENOMEM, "out of memory");
         }
     }
-    double *z = calloc(count, sizeof *z);
-    if (!z) return hm_error(w->ctx, HM_ENOMEM, "out of memory");
-    for (int j = 0; j < ny; j++)
-        for (int i = 0; i < nx; i++) {
-            w->lattice.x[(size_t)j * nx + i] = (double)((i0 + i) * step);
-            w->lattice.y[(size_t)j * nx + i] = (double)((j0 + j) * step);
-        }
-    GDALGenImgProjTransform(w->exact, TRUE, (int)count, w->lattice.x, w->lattice.y, z, w->lattice.ok);
-    free(z);
+    for (long long j = j0; j <= j1; j++)
+        for (long long i = i0; i <= i1; i++)
+            nodes_queue(w, i, j);
+    nodes_flush(w);
+    const size_t first = node_at(w, i0, j0);
     w->lattice.i0 = i0;
     w->lattice.j0 = j0;
     w->lattice.nx = nx;
     w->lattice.ny = ny;
+    w->lattice.stride = (size_t)w->nodes.nx;
+    w->lattice.x = w->nodes.x + first;
+    w->lattice.y = w->nodes.y + first;
+    w->lattice.ok = w->nodes.ok + first;
     return HM_OK;
 }
 
@@ -282,8 +363,9 @@ static int lattice_transform(void *arg, int dst_to_src, int count, double *x, do
     worker *w = arg;
     if (!dst_to_src) return GDALGenImgProjTransform(w->exact, FALSE, count, x, y, z, ok);
     const int nx = w->lattice.nx, ny = w->lattice.ny;
+    const size_t stride = w->lattice.stride;
     const double *lx = w->lattice.x, *ly = w->lattice.y;
-    const int *lok = w->lattice.ok;
+    const signed char *lok = w->lattice.ok;
     const double per_px = 1.0 / w->lattice.step_px; /* a power of two: x * per_px == x / step exactly */
     int same_row = count > 1;
     for (int k = 1; k < count && same_row; k++)
@@ -295,7 +377,7 @@ static int lattice_transform(void *arg, int dst_to_src, int count, double *x, do
             double *row_x = w->lattice.row_x, *row_y = w->lattice.row_y;
             int *row_ok = w->lattice.row_ok;
             for (int i = 0; i < nx; i++) {
-                size_t n0 = (size_t)j * nx + (size_t)i, n1 = n0 + nx;
+                size_t n0 = (size_t)j * stride + (size_t)i, n1 = n0 + stride;
                 row_x[i] = lerp(lx[n0], lx[n1], fy);
                 row_y[i] = lerp(ly[n0], ly[n1], fy);
                 row_ok[i] = lok[n0] & lok[n1];
@@ -324,7 +406,7 @@ static int lattice_transform(void *arg, int dst_to_src, int count, double *x, do
             ok[k] = 0; /* outside the tile being warped: never asked for */
             continue;
         }
-        size_t n00 = (size_t)j * nx + (size_t)i, n10 = n00 + 1, n01 = n00 + nx, n11 = n01 + 1;
+        size_t n00 = (size_t)j * stride + (size_t)i, n10 = n00 + 1, n01 = n00 + stride, n11 = n01 + 1;
         if (!(lok[n00] & lok[n10] & lok[n01] & lok[n11])) {
             ok[k] = 0;
             continue;
@@ -356,6 +438,9 @@ static int setup_zoom(worker *w, int zoom, const hm_tile_range *range)
                         CPLGetLastErrorMsg());
     GDALSetGenImgProjTransformerDstGeoTransform(w->exact, dst_gt);
     w->lattice.step_px = lattice_step_px(zoom, settings->tile_size_px);
+    if (settings->tile_size_px % (EDGE_SAMPLES * w->lattice.step_px) !=
+        0) /* tile_window's points are nodes */
+        return hm_error(w->ctx, HM_EINVAL, "tiles of %d pixels are not supported", settings->tile_size_px);
 
     /* How many source cells one tile pixel spans, at the middle of the tiles: picks the resampling and the
      * kernel's reach. Fixed per zoom so that it cannot differ between blocks or runs. */
@@ -408,21 +493,45 @@ static int setup_zoom(worker *w, int zoom, const hm_tile_range *range)
     return HM_OK;
 }
 
+/* The k-th of the 4 * EDGE_SAMPLES points around tile (x, y) where its source window is sought, as the
+ * lattice node it falls on (setup_zoom checks that each does): along the top west to east, the east side
+ * north to south, the bottom east to west and the west side south to north, in turn. */
+static void edge_node(const worker *w, int x, int y, int k, long long *i, long long *j)
+{
+    const long long per_tile = w->shared->settings->tile_size_px / w->lattice.step_px;
+    const long long along = (long long)(k / 4) * (per_tile / EDGE_SAMPLES);
+    switch (k % 4) {
+    case 0:
+        *i = x * per_tile + along, *j = y * per_tile;
+        break;
+    case 1:
+        *i = (x + 1) * per_tile, *j = y * per_tile + along;
+        break;
+    case 2:
+        *i = (x + 1) * per_tile - along, *j = (y + 1) * per_tile;
+        break;
+    default:
+        *i = x * per_tile, *j = (y + 1) * per_tile - along;
+        break;
+    }
+}
+
+/* The source cells a tile can read: the box around the exact transforms of points along its edges (queued
+ * for the block by process_block), widened by the kernel's reach. */
 static window tile_window(worker *w, int x, int y)
 {
     const hm_raster_source *source = w->shared->source;
-    int ts = w->shared->settings->tile_size_px;
     double px[4 * EDGE_SAMPLES], py[4 * EDGE_SAMPLES];
-    int n = 0;
-    for (int i = 0; i < EDGE_SAMPLES; i++) {
-        double f = (double)i / EDGE_SAMPLES * ts;
-        px[n] = (double)x * ts + f, py[n++] = (double)y * ts;             /* top, west to east */
-        px[n] = (double)(x + 1) * ts, py[n++] = (double)y * ts + f;       /* east, north to south */
-        px[n] = (double)(x + 1) * ts - f, py[n++] = (double)(y + 1) * ts; /* bottom, east to west */
-        px[n] = (double)x * ts, py[n++] = (double)(y + 1) * ts - f;       /* west, south to north */
-    }
     window win = {0, 0, source->width, source->height};
-    if (!transform_to_source(w, n, px, py)) return win; /* cannot tell: the whole raster */
+    for (int k = 0; k < 4 * EDGE_SAMPLES; k++) {
+        long long i, j;
+        edge_node(w, x, y, k, &i, &j);
+        const size_t n = node_at(w, i, j);
+        if (w->nodes.ok[n] != 1) return win; /* cannot tell: the whole raster */
+        px[k] = w->nodes.x[n];
+        py[k] = w->nodes.y[n];
+    }
+    const int n = 4 * EDGE_SAMPLES;
     double min_x = px[0], max_x = px[0], min_y = py[0], max_y = py[0];
     for (int i = 1; i < n; i++) {
         if (px[i] < min_x) min_x = px[i];
@@ -546,8 +655,9 @@ __attribute__((target("avx2"))) static int warp_tile_bilinear_avx2(worker *w, in
     const size_t stride = (size_t)source->width;
     const float *cells = source->values + (size_t)win->y0 * stride + (size_t)win->x0;
     const int nx = w->lattice.nx, ny = w->lattice.ny;
+    const size_t lattice_stride = w->lattice.stride;
     const double *lx = w->lattice.x, *ly = w->lattice.y;
-    const int *lok = w->lattice.ok;
+    const signed char *lok = w->lattice.ok;
     const double per_px = 1.0 / w->lattice.step_px;
     /* Each pixel's lattice column and fraction, as lattice_transform finds them. */
     int *column = w->row_ok;
@@ -576,7 +686,7 @@ __attribute__((target("avx2"))) static int warp_tile_bilinear_avx2(worker *w, in
         const long long r = (long long)fj - w->lattice.j0;
         if (r < 0 || r + 1 >= ny) return 0;
         for (int c = first; c <= last; c++) {
-            const size_t n0 = (size_t)r * nx + c, n1 = n0 + nx;
+            const size_t n0 = (size_t)r * lattice_stride + c, n1 = n0 + lattice_stride;
             if (!(lok[n0] & lok[n1])) return 0;
             row_x[c] = lerp(lx[n0], lx[n1], fy);
             row_y[c] = lerp(ly[n0], ly[n1], fy);
@@ -764,6 +874,15 @@ static int process_block(worker *w, const block *b, block_slot *slot)
         status = hm_error(w->ctx, HM_ENOMEM, "out of memory");
         goto done;
     }
+    /* Every tile's edges first, in one call: each tile's window and hash decide whether it is drawn. */
+    if ((status = nodes_begin(w, b->min_x, b->min_y, b->max_x, b->max_y)) != HM_OK) goto done;
+    for (int i = 0; i < slot->count; i++)
+        for (int k = 0; k < 4 * EDGE_SAMPLES; k++) {
+            long long ni, nj;
+            edge_node(w, b->min_x + i % nx, b->min_y + i / nx, k, &ni, &nj);
+            nodes_queue(w, ni, nj);
+        }
+    nodes_flush(w);
     for (int i = 0; i < slot->count && status == HM_OK; i++) {
         hm_tile_result *t = &slot->tiles[i];
         t->zoom = b->zoom;
@@ -830,6 +949,14 @@ static void *worker_main(void *arg)
     }
     CPLPopErrorHandler();
     return NULL;
+}
+
+static void free_lattice(worker *w)
+{
+    free(w->nodes.x), free(w->nodes.y), free(w->nodes.ok);
+    free(w->nodes.queue_x), free(w->nodes.queue_y), free(w->nodes.queue_z);
+    free(w->nodes.queue_ok), free(w->nodes.queue_node);
+    free(w->lattice.row_x), free(w->lattice.row_y), free(w->lattice.row_ok);
 }
 
 static void free_slot(block_slot *slot)
@@ -991,12 +1118,7 @@ done:
         free(w->row_x);
         free(w->row_y);
         free(w->row_ok);
-        free(w->lattice.x);
-        free(w->lattice.y);
-        free(w->lattice.ok);
-        free(w->lattice.row_x);
-        free(w->lattice.row_y);
-        free(w->lattice.row_ok);
+        free_lattice(w);
         free(w->indices);
         for (int c = 0; c < 256; c++)
             hm_buffer_free(&w->uniform_png[c]);
@@ -1047,6 +1169,7 @@ int hm_render_lattice_error(hm_ctx *ctx, const hm_raster_source *source, int zoo
     for (int t = 0; t < 9 && status == HM_OK; t++) {
         int tx = xs[t % 3], ty = ys[t / 3];
         double x0 = (double)tx * tile_size_px, y0 = (double)ty * tile_size_px;
+        if ((status = nodes_begin(&w, tx, ty, tx, ty)) != HM_OK) break;
         if ((status = lattice_prepare(&w, x0, y0, x0 + tile_size_px, y0 + tile_size_px)) != HM_OK) break;
         for (int row = 0; row < tile_size_px; row += 8) {
             for (int i = 0; i < n; i++) {
@@ -1064,8 +1187,7 @@ int hm_render_lattice_error(hm_ctx *ctx, const hm_raster_source *source, int zoo
         }
     }
     free(ax), free(ay), free(ex), free(ey), free(ez), free(aok), free(eok);
-    free(w.lattice.x), free(w.lattice.y), free(w.lattice.ok);
-    free(w.lattice.row_x), free(w.lattice.row_y), free(w.lattice.row_ok);
+    free_lattice(&w);
     release_zoom(&w);
     GDALClose(w.dataset);
     return status;
