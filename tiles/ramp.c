@@ -8,6 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__GNUC__) && defined(__x86_64__)
+#define HM_HAVE_AVX2_RAMP 1
+#include <immintrin.h>
+#else
+#define HM_HAVE_AVX2_RAMP 0
+#endif
+
 #define MAX_STOPS 256
 
 typedef struct stop {
@@ -186,4 +193,64 @@ int hm_ramp_load(hm_ctx *ctx, const char *name_or_path, const char *ramp_dir, hm
     }
     fclose(probe);
     return hm_ramp_load_file(ctx, path, ramp);
+}
+
+/* Uniform when every index equals the next; not uniform means two different indices, so one is visible. */
+static int summarise(const uint8_t *out, size_t count, int *any_visible)
+{
+    int uniform = count < 2 || memcmp(out, out + 1, count - 1) == 0;
+    *any_visible = uniform ? count > 0 && out[0] != 0 : 1;
+    return uniform;
+}
+
+int hm_ramp_indices_portable(const float *values, size_t count, float threshold, float min, float scale,
+                             uint8_t *out, int *any_visible)
+{
+    for (size_t i = 0; i < count; i++)
+        out[i] = hm_ramp_index(values[i], threshold, min, scale);
+    return summarise(out, count, any_visible);
+}
+
+#if HM_HAVE_AVX2_RAMP
+/* hm_ramp_index on eight values at a time: the same subtraction, multiplication, addition and truncation in
+ * single precision, and the same comparisons (ordered, so NaN fails them as it fails the scalar ones), the
+ * later cases taking precedence as the earlier returns do there. */
+__attribute__((target("avx2"))) static void indices_avx2(const float *values, size_t count, float threshold,
+                                                         float min, float scale, uint8_t *out)
+{
+    const __m256 threshold_v = _mm256_set1_ps(threshold), min_v = _mm256_set1_ps(min);
+    const __m256 scale_v = _mm256_set1_ps(scale), zero = _mm256_setzero_ps();
+    const __m256 top = _mm256_set1_ps(254.0f), half = _mm256_set1_ps(0.5f);
+    const __m256i one = _mm256_set1_epi32(1), full = _mm256_set1_epi32(255);
+    size_t i = 0;
+    for (; i + 8 <= count; i += 8) {
+        const __m256 v = _mm256_loadu_ps(values + i);
+        const __m256 above = _mm256_cmp_ps(v, threshold_v, _CMP_GT_OQ);
+        const __m256 t = _mm256_mul_ps(_mm256_sub_ps(v, min_v), scale_v);
+        const __m256 positive = _mm256_cmp_ps(t, zero, _CMP_GT_OQ);
+        const __m256 beyond = _mm256_cmp_ps(t, top, _CMP_GE_OQ);
+        __m256i index = _mm256_add_epi32(_mm256_cvttps_epi32(_mm256_add_ps(t, half)), one);
+        index = _mm256_blendv_epi8(index, full, _mm256_castps_si256(beyond));
+        index = _mm256_blendv_epi8(one, index, _mm256_castps_si256(positive));
+        index = _mm256_and_si256(index, _mm256_castps_si256(above));
+        const __m128i words =
+            _mm_packus_epi32(_mm256_castsi256_si128(index), _mm256_extracti128_si256(index, 1));
+        _mm_storel_epi64((__m128i *)(out + i), _mm_packus_epi16(words, words));
+    }
+    for (; i < count; i++)
+        out[i] = hm_ramp_index(values[i], threshold, min, scale);
+}
+#endif
+
+int hm_ramp_indices(const float *values, size_t count, float threshold, float min, float scale, uint8_t *out,
+                    int *any_visible)
+{
+#if HM_HAVE_AVX2_RAMP
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2")) {
+        indices_avx2(values, count, threshold, min, scale, out);
+        return summarise(out, count, any_visible);
+    }
+#endif
+    return hm_ramp_indices_portable(values, count, threshold, min, scale, out, any_visible);
 }

@@ -22,6 +22,7 @@
 
 #include "context.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define HM_RAMP_COLOURS 255 /* palette entries 1..255; 0 is transparent */
@@ -47,5 +48,14 @@ static inline uint8_t hm_ramp_index(float value, float threshold, float min, flo
     if (t >= 254.0f) return 255;
     return (uint8_t)(1 + (int)(t + 0.5f));
 }
+
+/* hm_ramp_index of each of `count` values: with AVX2 where the processor has it (the same float operations,
+ * so the same indices; test_ramp compares both forms), else one at a time. Returns 1 when every index is the
+ * same (a uniform tile) and sets *any_visible when one is not 0. */
+int hm_ramp_indices(const float *values, size_t count, float threshold, float min, float scale, uint8_t *out,
+                    int *any_visible);
+/* The same, one value at a time (for tests). */
+int hm_ramp_indices_portable(const float *values, size_t count, float threshold, float min, float scale,
+                             uint8_t *out, int *any_visible);
 
 #endif

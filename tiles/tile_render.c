@@ -805,22 +805,12 @@ static int draw_tile(worker *w, hm_tile_result *t)
     float threshold = (float)settings->threshold, min = (float)settings->value_min;
     float scale = (float)(254.0 / (settings->value_max - settings->value_min));
     uint8_t *out = w->indices;
-    int or_all = 0;
-    for (int y = 0; y < ts; y++) {
-        const float *row = origin + (size_t)y * ts;
-        uint8_t *dst = out + (size_t)y * ts;
-        for (int x = 0; x < ts; x++)
-            dst[x] = hm_ramp_index(row[x], threshold, min, scale);
-    }
     size_t count = (size_t)ts * ts;
+    int any_visible = 0;
+    int uniform = hm_ramp_indices(origin, count, threshold, min, scale, out, &any_visible);
     uint8_t first = out[0];
-    int uniform = 1;
-    for (size_t i = 0; i < count; i++) {
-        or_all |= out[i];
-        if (out[i] != first) uniform = 0;
-    }
     w->counts.drawn++;
-    if (!or_all) {
+    if (!any_visible) {
         t->state = HM_TILE_DRAWN_EMPTY;
         return HM_OK;
     }

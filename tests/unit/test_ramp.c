@@ -67,6 +67,70 @@ static void test_index_mapping(void **state)
     assert_int_equal(hm_ramp_index(0.5f, 0.0f, 2.0f, scale), 1);
 }
 
+/* hm_ramp_indices (AVX2 where the processor has it) gives hm_ramp_index's answer for every value: special
+ * values, values on the rounding boundaries and around the threshold, and a million random bit patterns. */
+static void test_indices_equal_scalar(void **state)
+{
+    (void)state;
+    enum { count = 1 << 20 };
+    float *values = malloc(count * sizeof *values);
+    uint8_t *fast = malloc(count), *slow = malloc(count);
+    assert_non_null(values);
+    assert_non_null(fast);
+    assert_non_null(slow);
+    const float specials[] = {0.0f,   -0.0f,   NAN,       -NAN,       INFINITY,      -INFINITY,
+                              1e-45f, -1e-45f, 1e38f,     -1e38f,     0.5f,          1.0f,
+                              2.0f,   10.0f,   120000.0f, 119999.99f, 3.9370079e-2f, 5.9055118e-2f};
+    const size_t n_specials = sizeof specials / sizeof specials[0];
+    uint32_t seed = 12345;
+    for (size_t i = 0; i < count; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        if (i < n_specials) {
+            values[i] = specials[i];
+        } else if (i % 3 == 0) {
+            uint32_t bits = seed;
+            memcpy(&values[i], &bits, sizeof bits); /* any float, NaNs and infinities included */
+        } else if (i % 3 == 1) {
+            values[i] = (float)(seed % 2600000) / 10000.0f - 3.0f; /* -3..257, near every rounding step */
+        } else {
+            values[i] = ((float)(seed % 508) + 1.0f) / 2.0f * (10.0f / 254.0f); /* on the .5 boundaries */
+        }
+    }
+    const float thresholds[] = {0.0f, 1.0f, -INFINITY};
+    const float mins[] = {0.0f, 2.0f};
+    for (size_t t = 0; t < 3; t++)
+        for (size_t m = 0; m < 2; m++) {
+            float scale = 254.0f / (10.0f - mins[m]);
+            int fast_visible = -1, slow_visible = -1;
+            int fast_uniform =
+                hm_ramp_indices(values, count, thresholds[t], mins[m], scale, fast, &fast_visible);
+            int slow_uniform =
+                hm_ramp_indices_portable(values, count, thresholds[t], mins[m], scale, slow, &slow_visible);
+            for (size_t i = 0; i < count; i++)
+                if (fast[i] != slow[i])
+                    fail_msg("value %.9g (threshold %g, min %g): %d, one at a time %d", values[i],
+                             thresholds[t], mins[m], fast[i], slow[i]);
+            assert_int_equal(fast_uniform, slow_uniform);
+            assert_int_equal(fast_visible, slow_visible);
+        }
+    /* Uniform tiles, visible or not, and lengths that leave a tail. */
+    for (size_t n = 1; n < 40; n++) {
+        for (size_t i = 0; i < n; i++)
+            values[i] = n % 2 ? 0.0f : 5.0f;
+        int visible = -1;
+        assert_int_equal(hm_ramp_indices(values, n, 0.0f, 0.0f, 25.4f, fast, &visible), 1);
+        assert_int_equal(visible, n % 2 ? 0 : 1);
+        values[n - 1] = 7.0f;
+        assert_int_equal(hm_ramp_indices(values, n, 0.0f, 0.0f, 25.4f, fast, &visible), n == 1);
+        assert_int_equal(visible, 1);
+        hm_ramp_indices_portable(values, n, 0.0f, 0.0f, 25.4f, slow, &visible);
+        assert_memory_equal(fast, slow, n);
+    }
+    free(values);
+    free(fast);
+    free(slow);
+}
+
 static void test_file_format(void **state)
 {
     (void)state;
@@ -111,6 +175,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shipped_ramps),
         cmocka_unit_test(test_index_mapping),
+        cmocka_unit_test(test_indices_equal_scalar),
         cmocka_unit_test(test_file_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
