@@ -56,9 +56,20 @@ int hm_png_filter_from_name(const char *name);
 int hm_png_strategy_from_name(const char *name);
 
 /* Encodes a width x height image of palette indices (row stride = width) with the palette's first
- * (max index used + 1) entries. Appends to `out` (cleared first). */
+ * (max index used + 1) entries, with libpng. Writes `out` (cleared first). */
 int hm_png_encode_indexed(hm_ctx *ctx, const uint8_t *pixels, int width, int height,
                           const uint8_t palette_rgba[256][4], const hm_png_settings *settings,
                           hm_buffer *out);
+
+/* The same bytes as hm_png_encode_indexed, for a renderer's thread that encodes tile after tile: the chunks
+ * are written here and the image data goes through zlib exactly as libpng sends it (png_encode.c says why and
+ * how), with one zlib stream kept from image to image. Settings libpng would treat otherwise (filters other
+ * than none, sub and up; images under 16 KiB) are handed to libpng. One encoder per thread. */
+typedef struct hm_png_encoder hm_png_encoder;
+
+hm_png_encoder *hm_png_encoder_create(const hm_png_settings *settings); /* NULL: out of memory */
+hm_png_encoder *hm_png_encoder_destroy(hm_png_encoder *encoder);        /* returns NULL */
+int hm_png_encoder_encode(hm_ctx *ctx, hm_png_encoder *encoder, const uint8_t *pixels, int width, int height,
+                          const uint8_t palette_rgba[256][4], hm_buffer *out);
 
 #endif

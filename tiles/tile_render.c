@@ -150,6 +150,7 @@ typedef struct worker {
     hm_buffer uniform_png[256];
     hm_hash128 uniform_hash[256];
     XXH3_state_t *hash_state;
+    hm_png_encoder *png;
     hm_render_counts counts;
 } worker;
 
@@ -834,8 +835,8 @@ static int draw_tile(worker *w, hm_tile_result *t)
     if (uniform) {
         hm_buffer *cached = &w->uniform_png[first];
         if (!cached->size) {
-            int status = hm_png_encode_indexed(w->ctx, out, ts, ts, settings->ramp->palette_rgba,
-                                               &settings->png, cached);
+            int status =
+                hm_png_encoder_encode(w->ctx, w->png, out, ts, ts, settings->ramp->palette_rgba, cached);
             if (status != HM_OK) return status;
             w->uniform_hash[first] = hm_hash128_of(cached->data, cached->size);
         }
@@ -845,8 +846,7 @@ static int draw_tile(worker *w, hm_tile_result *t)
         t->png_hash = w->uniform_hash[first];
         return HM_OK;
     }
-    int status =
-        hm_png_encode_indexed(w->ctx, out, ts, ts, settings->ramp->palette_rgba, &settings->png, &t->png);
+    int status = hm_png_encoder_encode(w->ctx, w->png, out, ts, ts, settings->ramp->palette_rgba, &t->png);
     if (status != HM_OK) return status;
     t->png_hash = hm_hash128_of(t->png.data, t->png.size);
     return HM_OK;
@@ -1042,14 +1042,15 @@ int hm_render_tiles(hm_ctx *ctx, const hm_raster_source *source, const hm_render
         w->zoom = -1;
         w->ctx = hm_ctx_create();
         w->hash_state = XXH3_createState();
+        w->png = hm_png_encoder_create(&settings->png);
         w->indices = malloc((size_t)settings->tile_size_px * settings->tile_size_px);
         w->tile_values = malloc((size_t)settings->tile_size_px * settings->tile_size_px * sizeof(float));
         w->check_values = malloc((size_t)settings->tile_size_px * settings->tile_size_px * sizeof(float));
         w->row_x = malloc((size_t)settings->tile_size_px * sizeof(double));
         w->row_y = malloc((size_t)settings->tile_size_px * sizeof(double));
         w->row_ok = malloc((size_t)settings->tile_size_px * sizeof(int));
-        if (!w->ctx || !w->hash_state || !w->indices || !w->tile_values || !w->check_values || !w->row_x ||
-            !w->row_y || !w->row_ok) {
+        if (!w->ctx || !w->hash_state || !w->png || !w->indices || !w->tile_values || !w->check_values ||
+            !w->row_x || !w->row_y || !w->row_ok) {
             status = hm_error(ctx, HM_ENOMEM, "out of memory starting worker threads");
             goto done;
         }
@@ -1113,6 +1114,7 @@ done:
         for (int c = 0; c < 256; c++)
             hm_buffer_free(&w->uniform_png[c]);
         if (w->hash_state) XXH3_freeState(w->hash_state);
+        w->png = hm_png_encoder_destroy(w->png);
         hm_ctx_destroy(w->ctx);
     }
     for (int i = 0; shared.slots && i < shared.block_count; i++)
