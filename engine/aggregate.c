@@ -62,6 +62,8 @@ struct hm_aggregate_options {
     const char *state_path;
     char *state_note;
     size_t state_note_size;
+    /* --kept-unchanged (harmmap update): the incidents the kept sums cover are vouched for, not read again. */
+    int kept_unchanged;
 };
 
 static const char aggregate_usage[] =
@@ -100,6 +102,9 @@ static const char aggregate_usage[] =
     "  --accumulator FILE                 keep the running sums in FILE: a later run whose incidents begin with\n"
     "                                     exactly those summed there reads only the ones after them (same\n"
     "                                     results); anything else is a full pass. Not with --public\n"
+    "  --kept-unchanged                   for harmmap update, which knows that the GeoPackage the sums were kept\n"
+    "                                     from has not been written since: the incidents they cover are taken as\n"
+    "                                     they were, not read and checked again (without it they are)\n"
     "  -q                                 quiet\n";
 
 void hm_aggregate_options_free(hm_aggregate_options *options)
@@ -126,6 +131,18 @@ void hm_aggregate_options_set_state(hm_aggregate_options *options, const char *p
 static const char *source_path(const hm_aggregate_options *options)
 {
     return options->working_copy && !options->public_mode ? options->working_copy : options->input_path;
+}
+
+static double clock_seconds(clockid_t clock)
+{
+    struct timespec t;
+    clock_gettime(clock, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static double now_seconds(void)
+{
+    return clock_seconds(CLOCK_MONOTONIC);
 }
 
 /* ---- dates ---- */
@@ -270,6 +287,10 @@ int hm_aggregate_options_new(hm_ctx *ctx, int argc, char **argv, hm_aggregate_op
         }
         if (strcmp(arg, "--recompute-harm") == 0) {
             options->recompute_harm = 1;
+            continue;
+        }
+        if (strcmp(arg, "--kept-unchanged") == 0) {
+            options->kept_unchanged = 1;
             continue;
         }
 #define STRING_OPTION(name, target)                                                                           \
@@ -491,6 +512,11 @@ typedef struct agg_kept {
     agg_bytes bytes;
     long long last_fid, incident_rows, incident_records;
     uint64_t incident_hash;
+    uint64_t hash_before_last; /* incident_hash before the last incident: checks that one without the others */
+    long long flagged_null;    /* the incidents' agg_flagged, as after the kept ones */
+    size_t flagged_count;
+    char **flagged_names;
+    long long *flagged_counts;
     long long counters[AGG_COUNTERS];
     double placed_harm;
     size_t category_count;
@@ -527,6 +553,7 @@ typedef struct agg_run {
     uint64_t identity;             /* what the sums depend on besides the records */
     agg_kept kept;                 /* the state read, when its records check out */
     uint64_t incident_hash;        /* running hash of the incident rows read, in fid order */
+    uint64_t hash_before_last;     /* incident_hash before the last row was added */
     long long incident_rows, last_incident_fid;
     long long incident_counters[AGG_COUNTERS]; /* result counters after the incidents */
     size_t incident_records;       /* the first run->records come from incidents */
@@ -534,6 +561,9 @@ typedef struct agg_run {
     double incident_placed_harm;   /* placed_harm_total after the incidents */
     agg_bytes snapshot;            /* the state after the incidents, to be written */
     char state_note[512];          /* which pass ran and why */
+    /* Where the time went, for the note: reading, statistics, CSVs and report, layers, styles and metadata; and
+     * the processor time of the whole command (its thread's: the pipeline runs other stages beside it). */
+    double seconds[5], cpu_seconds;
     agg_flagged flagged[2];        /* incidents, intelligence */
 } agg_run;
 
@@ -1012,20 +1042,17 @@ static void describe_flagged(agg_run *run)
 
 #define LAYER_FLAG_COLUMN 11 /* harm_flag (with harm from geocode's column), for count_flagged */
 
-/* Counts a record in describe_flagged's list when geocode could not weigh it. */
-static int count_flagged(agg_run *run, int layer, sqlite3_stmt *statement)
+/* Adds `count` records of `category` (NULL: none) to describe_flagged's list of a layer. */
+static int add_flagged(agg_run *run, int layer, const char *category, long long count)
 {
-    const char *flag = (const char *)sqlite3_column_text(statement, LAYER_FLAG_COLUMN);
-    if (!flag || (strcmp(flag, "unknown_category") != 0 && strcmp(flag, "no_weight") != 0)) return HM_OK;
     agg_flagged *flagged = &run->flagged[layer];
-    const char *category = (const char *)sqlite3_column_text(statement, 2);
     size_t position = 0;
     if (!category) {
-        flagged->null_count++;
+        flagged->null_count += count;
         return HM_OK;
     }
     if (string_index_find(&flagged->index, category, &position)) {
-        flagged->counts[position]++;
+        flagged->counts[position] += count;
         return HM_OK;
     }
     char **names = realloc(flagged->names, (flagged->count + 1) * sizeof *names);
@@ -1038,8 +1065,16 @@ static int count_flagged(agg_run *run, int layer, sqlite3_stmt *statement)
         return hm_error(run->ctx, HM_ENOMEM, "out of memory");
     }
     flagged->names[flagged->count] = name;
-    flagged->counts[flagged->count++] = 1;
+    flagged->counts[flagged->count++] = count;
     return HM_OK;
+}
+
+/* Counts a record in describe_flagged's list when geocode could not weigh it. */
+static int count_flagged(agg_run *run, int layer, sqlite3_stmt *statement)
+{
+    const char *flag = (const char *)sqlite3_column_text(statement, LAYER_FLAG_COLUMN);
+    if (!flag || (strcmp(flag, "unknown_category") != 0 && strcmp(flag, "no_weight") != 0)) return HM_OK;
+    return add_flagged(run, layer, (const char *)sqlite3_column_text(statement, 2), 1);
 }
 
 static void free_flagged(agg_flagged *flagged)
@@ -1182,6 +1217,7 @@ static int read_layer(agg_run *run, const char *layer, int is_intelligence, cons
     string_index unmatched_seen = {0};
     while (status == HM_OK && (step = sqlite3_step(statement)) == SQLITE_ROW) {
         if (hashed) {
+            run->hash_before_last = run->incident_hash;
             run->incident_hash = hash_incident(statement, run->incident_hash);
             run->incident_rows++;
             run->last_incident_fid = sqlite3_column_int64(statement, LAYER_FID_COLUMN);
@@ -1332,10 +1368,15 @@ static void describe_unweighted(agg_run *run)
  * population table's bytes) and of every value read from every incident it covers, in fid order (hash_incident), with
  * their count and the last fid. The kept incidents are read again and hashed (a plain scan, no lookups or
  * parsing) before the state is trusted, so a record that changed (harm whose recency decay moved, a rewritten
- * file) sends the stage to the full pass. So do: a missing or damaged file (a hash of all its bytes ends it),
- * --public (its record selection is iterated over all records) and harm computed here (its model's flags count
- * every record), and kept records whose codes name no area (their warning lists the codes). The stage's note
- * says which pass ran and why. */
+ * file) sends the stage to the full pass. That scan is most of what summing them costs, so a caller that knows
+ * they have not changed says so (--kept-unchanged: harmmap update, when harmmap.gpkg and this file are, by their
+ * identities, the files the last run or update left; pipeline.c): the state's hash, count and flags are then
+ * taken as they are, and only the last kept incident is read and checked against the hash before it, which
+ * catches sums given with another GeoPackage. The incidents' flags (harm_flag, for the report) are kept with the
+ * sums for that reason. Without the option the check is always made. A full pass is also made for a missing or
+ * damaged file (a hash of all its bytes ends it), --public (its record selection is iterated over all records),
+ * harm computed here (its model's flags count every record), and kept records whose codes name no area (their
+ * warning lists the codes). The stage's note says which pass ran and why. */
 
 static void bytes_put(agg_bytes *bytes, const void *data, size_t size)
 {
@@ -1409,7 +1450,7 @@ static double get_double(agg_reader *reader)
     return v;
 }
 
-static const char state_magic[8] = {'H', 'M', 'A', 'G', 'G', 'S', '0', '1'};
+static const char state_magic[8] = {'H', 'M', 'A', 'G', 'G', 'S', '0', '2'};
 
 static void state_note(agg_run *run, const char *format, ...) __attribute__((format(printf, 2, 3)));
 static void state_note(agg_run *run, const char *format, ...)
@@ -1467,6 +1508,9 @@ static void free_kept(agg_kept *kept)
 {
     for (size_t c = 0; c < kept->category_count; c++) free(kept->categories[c]);
     free(kept->categories);
+    for (size_t c = 0; c < kept->flagged_count; c++) free(kept->flagged_names[c]);
+    free(kept->flagged_names);
+    free(kept->flagged_counts);
     free(kept->bytes.data);
     memset(kept, 0, sizeof *kept);
 }
@@ -1506,6 +1550,7 @@ static int load_kept(agg_run *run, char *why, size_t why_size)
     kept->last_fid = get_i64(&reader);
     kept->incident_rows = get_i64(&reader);
     kept->incident_hash = get_u64(&reader);
+    kept->hash_before_last = get_u64(&reader);
     kept->incident_records = get_i64(&reader);
     for (int i = 0; i < AGG_COUNTERS; i++) kept->counters[i] = get_i64(&reader);
     kept->placed_harm = get_double(&reader);
@@ -1527,6 +1572,26 @@ static int load_kept(agg_run *run, char *why, size_t why_size)
             kept->category_count = c + 1;
             get(&reader, kept->categories[c], length);
             kept->categories[c][length] = '\0';
+        }
+    } else {
+        reader.failed = 1;
+    }
+    kept->flagged_null = get_i64(&reader);
+    uint64_t flagged = get_u64(&reader);
+    if (!reader.failed && flagged < 1000000) {
+        kept->flagged_names = calloc(flagged ? flagged : 1, sizeof *kept->flagged_names);
+        kept->flagged_counts = calloc(flagged ? flagged : 1, sizeof *kept->flagged_counts);
+        if (!kept->flagged_names || !kept->flagged_counts) reader.failed = 1;
+        for (uint64_t c = 0; !reader.failed && c < flagged; c++) {
+            uint64_t length = get_u64(&reader);
+            if (reader.failed || length > kept->bytes.size || !(kept->flagged_names[c] = malloc(length + 1))) {
+                reader.failed = 1;
+                break;
+            }
+            kept->flagged_count = c + 1;
+            get(&reader, kept->flagged_names[c], length);
+            kept->flagged_names[c][length] = '\0';
+            kept->flagged_counts[c] = get_i64(&reader);
         }
     } else {
         reader.failed = 1;
@@ -1563,10 +1628,11 @@ static int verify_kept_records(agg_run *run, int *same)
     if (sqlite3_prepare_v2(run->db, sql, -1, &statement, NULL) != SQLITE_OK)
         return hm_error(run->ctx, HM_ESQL, "%s: reading layer incidents: %s", run->options->input_path,
                         sqlite3_errmsg(run->db));
-    uint64_t hash = AGG_HASH_START;
+    uint64_t hash = AGG_HASH_START, before_last = AGG_HASH_START;
     long long rows = 0, last = -1;
     int step;
     while ((step = sqlite3_step(statement)) == SQLITE_ROW) {
+        before_last = hash;
         hash = hash_incident(statement, hash);
         if (count_flagged(run, 0, statement) != HM_OK) {
             sqlite3_finalize(statement);
@@ -1581,9 +1647,40 @@ static int verify_kept_records(agg_run *run, int *same)
                         sqlite3_errmsg(run->db));
     *same = rows == run->kept.incident_rows && last == run->kept.last_fid && hash == run->kept.incident_hash;
     run->incident_hash = hash;
+    run->hash_before_last = before_last;
     run->incident_rows = rows;
     run->last_incident_fid = last;
     return HM_OK;
+}
+
+/* --kept-unchanged: the caller (harmmap update) vouches that the kept incidents are those the sums were made from,
+ * so they are taken as the state describes them (hash, count, flags). Only the last of them is read and checked
+ * against the hash before it: a lookup by fid that catches sums given with another GeoPackage. */
+static int take_kept_records(agg_run *run, int *same)
+{
+    agg_kept *kept = &run->kept;
+    char where[64], sql[1024];
+    snprintf(where, sizeof where, " WHERE fid = %lld", kept->last_fid);
+    layer_sql(run, "incidents", 0, where, sql, sizeof sql);
+    sqlite3_stmt *statement = NULL;
+    if (sqlite3_prepare_v2(run->db, sql, -1, &statement, NULL) != SQLITE_OK)
+        return hm_error(run->ctx, HM_ESQL, "%s: reading layer incidents: %s", run->options->input_path,
+                        sqlite3_errmsg(run->db));
+    int step = sqlite3_step(statement);
+    *same = step == SQLITE_ROW && hash_incident(statement, kept->hash_before_last) == kept->incident_hash;
+    sqlite3_finalize(statement);
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+        return hm_error(run->ctx, HM_ESQL, "%s: reading layer incidents: %s", run->options->input_path,
+                        sqlite3_errmsg(run->db));
+    if (!*same) return HM_OK;
+    run->incident_hash = kept->incident_hash;
+    run->hash_before_last = kept->hash_before_last;
+    run->incident_rows = kept->incident_rows;
+    run->last_incident_fid = kept->last_fid;
+    int status = add_flagged(run, 0, NULL, kept->flagged_null);
+    for (size_t c = 0; status == HM_OK && c < kept->flagged_count; c++)
+        status = add_flagged(run, 0, kept->flagged_names[c], kept->flagged_counts[c]);
+    return status;
 }
 
 /* The sums of one set after the kept incidents (accumulate starts from them instead of zeros). */
@@ -1630,6 +1727,7 @@ static void take_snapshot(agg_run *run)
     put_i64(bytes, run->last_incident_fid);
     put_i64(bytes, run->incident_rows);
     put_u64(bytes, run->incident_hash);
+    put_u64(bytes, run->hash_before_last);
     put_i64(bytes, (long long)run->incident_records + (run->kept.valid ? run->kept.incident_records : 0));
     for (int i = 0; i < AGG_COUNTERS; i++) put_i64(bytes, run->incident_counters[i]);
     put_double(bytes, run->incident_placed_harm);
@@ -1638,6 +1736,16 @@ static void take_snapshot(agg_run *run)
         size_t length = strlen(result->categories[c]);
         put_u64(bytes, length);
         bytes_put(bytes, result->categories[c], length);
+    }
+    /* The incidents' flags, all of them read by now (the intelligence's are counted apart). */
+    const agg_flagged *flagged = &run->flagged[0];
+    put_i64(bytes, flagged->null_count);
+    put_u64(bytes, flagged->count);
+    for (size_t c = 0; c < flagged->count; c++) {
+        size_t length = strlen(flagged->names[c]);
+        put_u64(bytes, length);
+        bytes_put(bytes, flagged->names[c], length);
+        put_i64(bytes, flagged->counts[c]);
     }
     put_u64(bytes, result->wards.count);
     put_u64(bytes, result->has_beats ? result->beats.count : 0);
@@ -1687,12 +1795,20 @@ static int read_records(agg_run *run)
             state_note(run, "full pass: %s", why);
         } else {
             int same = 0;
-            status = verify_kept_records(run, &same);
-            if (status != HM_OK) return status;
-            if (!same) {
-                state_note(run, "full pass: the %lld incidents the kept sums cover are not those read now",
-                           run->kept.incident_rows);
+            if (run->options->kept_unchanged) {
+                status = take_kept_records(run, &same);
+                if (status == HM_OK && !same)
+                    state_note(run, "full pass: the last of the %lld incidents the kept sums cover is not the one "
+                               "they end with (--kept-unchanged, but the GeoPackage is not the one they were kept "
+                               "from)", run->kept.incident_rows);
             } else {
+                status = verify_kept_records(run, &same);
+                if (status == HM_OK && !same)
+                    state_note(run, "full pass: the %lld incidents the kept sums cover are not those read now",
+                               run->kept.incident_rows);
+            }
+            if (status != HM_OK) return status;
+            if (same) {
                 run->kept.valid = 1;
                 for (size_t c = 0; status == HM_OK && c < run->kept.category_count; c++) {
                     int32_t index;
@@ -1705,9 +1821,12 @@ static int read_records(agg_run *run)
         }
         if (!run->kept.valid) {
             free_kept(&run->kept);
-            run->incident_hash = AGG_HASH_START;
+            run->incident_hash = run->hash_before_last = AGG_HASH_START;
             run->incident_rows = 0;
             run->last_incident_fid = -1;
+            /* The check counted the kept incidents' flags: the full pass counts them again. */
+            free_flagged(&run->flagged[0]);
+            memset(&run->flagged[0], 0, sizeof run->flagged[0]);
         }
     }
     if (table_exists(run->db, "incidents")) status = read_layer(run, "incidents", 0, where);
@@ -1715,8 +1834,9 @@ static int read_records(agg_run *run)
     run->incident_categories = run->result.category_count;
     for (int i = 0; i < AGG_COUNTERS; i++) run->incident_counters[i] = *counter_slot(run, i);
     if (status == HM_OK && run->kept.valid)
-        state_note(run, "incremental: sums of %lld kept incidents (fid <= %lld, checked by hash) continued with %zu "
-                   "new incidents and the intelligence", run->kept.incident_rows, run->kept.last_fid,
+        state_note(run, "incremental: sums of %lld kept incidents (fid <= %lld, %s) continued with %zu new incidents "
+                   "and the intelligence", run->kept.incident_rows, run->kept.last_fid,
+                   run->options->kept_unchanged ? "unchanged since they were kept: not read again" : "checked by hash",
                    run->incident_records);
     if (status == HM_OK && table_exists(run->db, "intelligence")) status = read_layer(run, "intelligence", 1, "");
     if (status != HM_OK) return status;
@@ -2419,16 +2539,41 @@ static int write_area_layer(agg_run *run, GDALDatasetH dataset, const hm_agg_set
     return HM_OK;
 }
 
+/* The caller's working copy (hm_aggregate_options_set_working_copy) is private until the caller flushes it and
+ * renames it into place, and is removed if anything fails: written without a journal on disk and without fsync, as
+ * the pipeline's merge writes it. Each sync of the freshly copied ~500 MB file flushed much of it (0.2-0.4 s of the
+ * stage at a million records). Other files are written with SQLite's defaults. */
+static int is_working_copy(const agg_run *run, const char *path)
+{
+    const char *working_copy = run->options->public_mode ? NULL : run->options->working_copy;
+    return working_copy && strcmp(path, working_copy) == 0;
+}
+
+static int open_gpkg_for_writing(agg_run *run, const char *path, sqlite3 **db)
+{
+    if (sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        int status = hm_error(run->ctx, HM_ESQL, "%s: %s", path, *db ? sqlite3_errmsg(*db) : "out of memory");
+        sqlite3_close(*db);
+        *db = NULL;
+        return status;
+    }
+    sqlite3_busy_timeout(*db, 5000);
+    if (is_working_copy(run, path) &&
+        sqlite3_exec(*db, "PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF", NULL, NULL, NULL) != SQLITE_OK) {
+        int status = hm_error(run->ctx, HM_ESQL, "%s: %s", path, sqlite3_errmsg(*db));
+        sqlite3_close(*db);
+        *db = NULL;
+        return status;
+    }
+    return HM_OK;
+}
+
 /* gpkg_data_columns descriptions (GeoPackage schema extension), so QGIS and ogrinfo can show what each field is. */
 static int write_field_descriptions(agg_run *run, const char *path)
 {
     sqlite3 *db = NULL;
-    int status = HM_OK;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-        status = hm_error(run->ctx, HM_ESQL, "%s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
-        sqlite3_close(db);
-        return status;
-    }
+    int status = open_gpkg_for_writing(run, path, &db);
+    if (status != HM_OK) return status;
     const char *setup =
         "CREATE TABLE IF NOT EXISTS gpkg_data_columns (table_name TEXT NOT NULL, column_name TEXT NOT NULL, "
         "name TEXT, title TEXT, description TEXT, mime_type TEXT, constraint_name TEXT, "
@@ -2577,6 +2722,17 @@ static int write_geopackage(agg_run *run, const char *path, int create)
         GDALDriverH driver = GDALGetDriverByName("GPKG");
         if (!driver) return hm_error(ctx, HM_EGDAL, "GDAL has no GPKG driver");
         dataset = GDALCreate(driver, path, 0, 0, 0, GDT_Unknown, NULL);
+    } else if (is_working_copy(run, path)) {
+        /* See open_gpkg_for_writing; set for this thread and this open only. */
+        char *journal = CPLStrdup(CPLGetThreadLocalConfigOption("OGR_SQLITE_JOURNAL", NULL));
+        char *synchronous = CPLStrdup(CPLGetThreadLocalConfigOption("OGR_SQLITE_SYNCHRONOUS", NULL));
+        CPLSetThreadLocalConfigOption("OGR_SQLITE_JOURNAL", "MEMORY");
+        CPLSetThreadLocalConfigOption("OGR_SQLITE_SYNCHRONOUS", "OFF");
+        dataset = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_UPDATE, NULL, NULL, NULL);
+        CPLSetThreadLocalConfigOption("OGR_SQLITE_JOURNAL", *journal ? journal : NULL);
+        CPLSetThreadLocalConfigOption("OGR_SQLITE_SYNCHRONOUS", *synchronous ? synchronous : NULL);
+        CPLFree(journal);
+        CPLFree(synchronous);
     } else {
         dataset = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_UPDATE, NULL, NULL, NULL);
     }
@@ -2643,6 +2799,7 @@ static int write_outputs(agg_run *run)
     if (status != HM_OK) return status;
     pending_file files[5];
     size_t file_count = 0;
+    double clock = now_seconds();
     const char *names[] = {"ward_harm.csv", "beat_harm.csv", "report.html"};
     for (size_t f = 0; status == HM_OK && f < 3; f++) {
         if (f == 1 && !run->result.has_beats) continue;
@@ -2657,13 +2814,30 @@ static int write_outputs(agg_run *run)
     /* In a working copy the caller owns (the pipeline's one write of harmmap.gpkg per run or update), the layers,
      * styles and metadata go straight into it: the caller flushes it and renames it over input_path. */
     const char *working_copy = options->public_mode ? NULL : options->working_copy;
+    run->seconds[2] = now_seconds() - clock;
+    clock = now_seconds();
     if (status == HM_OK && working_copy) {
         status = write_geopackage(run, working_copy, 0);
+        run->seconds[3] = now_seconds() - clock;
+        clock = now_seconds();
+        sqlite3 *db = NULL;
+        if (status == HM_OK) status = open_gpkg_for_writing(run, working_copy, &db);
+        if (status == HM_OK && sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+            status = hm_error(ctx, HM_ESQL, "%s: cannot start a transaction: %s", working_copy, sqlite3_errmsg(db));
         if (status == HM_OK) {
+            /* As hm_qgis_prepare_gpkg, on the connection without syncs. */
             const hm_run_parameter parameters[] = {{"population", options->population_path}, {"public", "no"}};
             const hm_run_description description = {"aggregate", run->result.started, parameters, 2, NULL};
-            status = hm_qgis_prepare_gpkg(ctx, working_copy, &description, NULL);
+            status = hm_qgis_prepare_database(ctx, db, &description, NULL);
+            if (status == HM_OK && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+                status = hm_error(ctx, HM_ESQL, "%s: commit failed: %s", working_copy, sqlite3_errmsg(db));
+            if (status != HM_OK) {
+                sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+                hm_error_prefix(ctx, "%s", working_copy);
+            }
         }
+        sqlite3_close(db);
+        run->seconds[4] = now_seconds() - clock;
     } else if (status == HM_OK) {
         pending_file *file = &files[file_count++];
         if (options->public_mode)
@@ -2701,6 +2875,19 @@ static int write_outputs(agg_run *run)
 }
 
 /* ---- the command ---- */
+
+/* The note (hm_aggregate_options_set_state) ends with where the time went. */
+static void note_seconds(const agg_run *run)
+{
+    const hm_aggregate_options *options = run->options;
+    if (!options->state_note || !options->state_note_size) return;
+    size_t used = strlen(options->state_note);
+    if (used >= options->state_note_size) return;
+    snprintf(options->state_note + used, options->state_note_size - used,
+             "; records %.2f s, statistics %.2f s, tables and report %.2f s, layers %.2f s, their styles and "
+             "metadata %.2f s; CPU %.2f s", run->seconds[0], run->seconds[1], run->seconds[2], run->seconds[3],
+             run->seconds[4], run->cpu_seconds);
+}
 
 static void free_set(hm_ctx *ctx, hm_agg_set *set)
 {
@@ -2770,23 +2957,30 @@ int hm_aggregate(hm_ctx *ctx, const hm_aggregate_options *options, GDALProgressF
                                                                               : "harm per km²";
     result->neighbour_tolerance_m = options->neighbour_tolerance_m;
 
+    double cpu_start = clock_seconds(CLOCK_THREAD_CPUTIME_ID);
     int status = open_input(&run);
     if (status == HM_OK) status = load_boundaries(&run);
     if (status == HM_OK && progress) progress(0.2, "boundaries read", NULL);
     if (status == HM_OK && options->population_path) status = load_population(&run);
     if (status == HM_OK) status = prepare_harm(&run);
     run.state_enabled = options->state_path && !options->public_mode && run.use_harm_column;
-    run.incident_hash = AGG_HASH_START;
+    run.incident_hash = run.hash_before_last = AGG_HASH_START;
     run.last_incident_fid = -1;
+    double clock = now_seconds();
     if (status == HM_OK) status = read_records(&run);
     if (status == HM_OK && progress) progress(0.5, "records read", NULL);
     if (run.db) sqlite3_close(run.db);
     run.db = NULL;
+    run.seconds[0] = now_seconds() - clock;
+    clock = now_seconds();
     if (status == HM_OK) status = compute(&run);
+    run.seconds[1] = now_seconds() - clock;
     if (status == HM_OK && progress) progress(0.7, "statistics computed", NULL);
     if (status == HM_OK) status = write_outputs(&run);
     if (status == HM_OK && run.state_enabled) save_state(&run);
     if (status == HM_OK && options->state_path && !options->state_note) hm_info(ctx, "aggregate: %s", run.state_note);
+    run.cpu_seconds = clock_seconds(CLOCK_THREAD_CPUTIME_ID) - cpu_start;
+    if (status == HM_OK) note_seconds(&run);
     if (status == HM_OK && progress) progress(1.0, "written", NULL);
     if (status == HM_OK && hm_ctx_verbosity(ctx) >= HM_NORMAL) print_summary(&run);
 

@@ -1683,6 +1683,8 @@ int hm_update(hm_ctx *ctx, const hm_pipeline_options *options, GDALProgressFunc 
         /* Pushed after the settings hash: the flag says how to check, not what to compute. */
         check_kept_outputs(&j, &s);
         if (j.kept_outputs_intact) status = hm_argv_push(ctx, &j.stages[STAGE_DENSITY].argv, "--kept-unchanged");
+        if (status == HM_OK && j.kept_outputs_intact) /* aggregate's too (aggregate.c, "kept sums") */
+            status = hm_argv_push(ctx, &j.stages[STAGE_AGGREGATE].argv, "--kept-unchanged");
     }
     if (status == HM_OK) {
         j.next_keys_number = s.next_keys > 0 ? s.next_keys : 1;
