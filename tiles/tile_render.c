@@ -304,7 +304,8 @@ static void nodes_flush(worker *w)
 }
 
 /* The lattice of one tile (pixels [x0, x1) x [y0, y1) of the zoom's grid), with a node more on each side
- * and two more past the far edges, within the block's nodes (nodes_begin). */
+ * and two more past the far edges, within the block's nodes (nodes_begin). Its nodes are transformed by
+ * lattice_complete, or only those its pixels use by warp_tile_bilinear_avx2. */
 static int lattice_prepare(worker *w, double x0, double y0, double x1, double y1)
 {
     const int step = w->lattice.step_px;
@@ -327,10 +328,6 @@ static int lattice_prepare(worker *w, double x0, double y0, double x1, double y1
             return hm_error(w->ctx, HM_ENOMEM, "out of memory");
         }
     }
-    for (long long j = j0; j <= j1; j++)
-        for (long long i = i0; i <= i1; i++)
-            nodes_queue(w, i, j);
-    nodes_flush(w);
     const size_t first = node_at(w, i0, j0);
     w->lattice.i0 = i0;
     w->lattice.j0 = j0;
@@ -341,6 +338,15 @@ static int lattice_prepare(worker *w, double x0, double y0, double x1, double y1
     w->lattice.y = w->nodes.y + first;
     w->lattice.ok = w->nodes.ok + first;
     return HM_OK;
+}
+
+/* Every node of the tile's lattice (GDAL's warper may ask for any point of the tile). */
+static void lattice_complete(worker *w)
+{
+    for (long long j = w->lattice.j0; j < w->lattice.j0 + w->lattice.ny; j++)
+        for (long long i = w->lattice.i0; i < w->lattice.i0 + w->lattice.nx; i++)
+            nodes_queue(w, i, j);
+    nodes_flush(w);
 }
 
 static inline double lerp(double a, double b, double f)
@@ -672,6 +678,14 @@ __attribute__((target("avx2"))) static int warp_tile_bilinear_avx2(worker *w, in
         fraction[i] = gx - fi;
     }
     const int first = column[0], last = column[ts - 1] + 1; /* the lattice columns the tile's pixels use */
+    /* ... and rows (those outside the lattice fail below, row by row): only these nodes are transformed. */
+    const long long top = (long long)floor_fast((0.5 + (double)y * ts) * per_px) - w->lattice.j0;
+    const long long bottom =
+        (long long)floor_fast((ts - 1 + 0.5 + (double)y * ts) * per_px) - w->lattice.j0 + 1;
+    for (long long r = top < 0 ? 0 : top; r <= bottom && r < ny; r++)
+        for (int c = first; c <= last; c++)
+            nodes_queue(w, w->lattice.i0 + c, w->lattice.j0 + r);
+    nodes_flush(w);
     double *row_x = w->lattice.row_x, *row_y = w->lattice.row_y;
     const __m256d half = _mm256_set1_pd(0.5), one = _mm256_set1_pd(1.0), one_and_half = _mm256_set1_pd(1.5);
     const __m256d x_off = _mm256_set1_pd(win->x0), y_off = _mm256_set1_pd(win->y0);
@@ -751,6 +765,7 @@ static int warp_tile_gdal(worker *w, int x, int y, const window *source_window, 
     for (size_t i = 0; i < cells; i++)
         values[i] = NAN;
     CPLErrorReset();
+    lattice_complete(w);
     CPLErr err = GDALWarpRegionToBuffer(
         w->warp, x * ts, y * ts, ts, ts, values, GDT_Float32, source_window->x0, source_window->y0,
         source_window->x1 - source_window->x0, source_window->y1 - source_window->y0);
@@ -771,6 +786,7 @@ static int direct_bilinear(worker *w, int x, int y, const window *win)
         (size_t)(win->y1 - win->y0 + 1) * (size_t)w->shared->source->width < (size_t)INT_MAX)
         return warp_tile_bilinear_avx2(w, x, y, win);
 #endif
+    lattice_complete(w);
     return warp_tile_bilinear(w, x, y, win);
 }
 
@@ -1163,6 +1179,7 @@ int hm_render_lattice_error(hm_ctx *ctx, const hm_raster_source *source, int zoo
         double x0 = (double)tx * tile_size_px, y0 = (double)ty * tile_size_px;
         if ((status = nodes_begin(&w, tx, ty, tx, ty)) != HM_OK) break;
         if ((status = lattice_prepare(&w, x0, y0, x0 + tile_size_px, y0 + tile_size_px)) != HM_OK) break;
+        lattice_complete(&w);
         for (int row = 0; row < tile_size_px; row += 8) {
             for (int i = 0; i < n; i++) {
                 ax[i] = ex[i] = x0 + 8 * i + 0.5;
