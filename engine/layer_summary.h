@@ -50,4 +50,20 @@ void hm_layer_summaries_destroy(hm_layer_summaries *summaries);
 int hm_layer_summaries_get(hm_ctx *ctx, hm_layer_summaries *summaries, const char *table, const char *field,
                            const hm_layer_summary **out);
 
+/* ---- summaries kept between runs ----
+ * An update adds a week to a million records, and the styles and metadata then need the summaries of all of
+ * them. The pipeline keeps the summaries in a file (.harmmap/layer_summaries) and, when it vouches that the records
+ * summarised are unchanged (nothing has written harmmap.gpkg since it kept them: pipeline.c, "the outputs an update
+ * continues from"), an update continues each summary with the rows after the last one it read (rowid order:
+ * records are only ever appended). Counts, date range and value counts do not depend on the order the rows are
+ * read in, so a continued summary is the one a full read gives. */
+
+/* Takes the summaries kept in `path` as the first reads of their tables: a later question about one of them reads
+ * only the rows after those it summarises. A missing, damaged or foreign file is not an error: nothing is taken
+ * (*taken, may be NULL, says how many summaries were). Call before any question. */
+int hm_layer_summaries_continue(hm_ctx *ctx, hm_layer_summaries *summaries, const char *path, size_t *taken);
+
+/* Writes the summaries of the tables read (those with a date column or a counted field) to `path`, atomically. */
+int hm_layer_summaries_keep(hm_ctx *ctx, const hm_layer_summaries *summaries, const char *path);
+
 #endif

@@ -483,7 +483,8 @@ static int check_path_text(hm_ctx *ctx, const char *path)
  * the stages so (--kept-unchanged): nothing has written them since. A GeoPackage edited in QGIS, restored from a
  * backup or restyled by `harmmap qgis` (a copy renamed over it) differs in one of these, and the stages then check
  * their kept state against the records as before. */
-static const char *const kept_output_files[] = {"harmmap.gpkg", ".harmmap/density.sums", ".harmmap/aggregate.state"};
+static const char *const kept_output_files[] = {"harmmap.gpkg", ".harmmap/density.sums", ".harmmap/aggregate.state",
+                                                ".harmmap/layer_summaries"};
 #define KEPT_OUTPUT_COUNT (sizeof kept_output_files / sizeof kept_output_files[0])
 
 typedef struct output_identity {
@@ -1208,7 +1209,13 @@ static int publish_work_gpkg(job *j)
     hm_qgis_options *o = NULL;
     int status = hm_qgis_options_new(j->ctx, argv->argc, argv->argv, &o);
     hm_ctx_set_verbosity(j->ctx, j->options->verbosity);
-    if (status == HM_OK && o) status = hm_qgis_prepare_output_gpkg(j->ctx, o, j->work_gpkg);
+    /* The layers' summaries (categories and their counts, dates, row counts) kept beside the outputs: an update
+     * that vouches for the records (see "the outputs an update continues from") reads only its own. */
+    char summaries_path[sizeof j->state_dir + 32];
+    size_t continued = 0;
+    snprintf(summaries_path, sizeof summaries_path, "%s/layer_summaries", j->state_dir);
+    hm_kept_summaries kept = {summaries_path, j->is_update && j->kept_outputs_intact, &continued};
+    if (status == HM_OK && o) status = hm_qgis_prepare_output_gpkg(j->ctx, o, j->work_gpkg, &kept);
     hm_qgis_options_free(o);
     double styled = now_seconds();
     if (status == HM_OK && hm_fsync_path(j->work_gpkg) != 0)
@@ -1225,8 +1232,8 @@ static int publish_work_gpkg(job *j)
         if (path_printf(earlier, sizeof earlier, "%s.tmp-%ld-merge", j->gpkg, (long)getpid()))
             hm_remove_stale_temporaries(j->ctx, earlier);
         snprintf(j->stages[STAGE_QGIS].note, sizeof j->stages[STAGE_QGIS].note,
-                 "styles and metadata of harmmap.gpkg %.2f s, its flush and rename %.2f s", styled - clock,
-                 now_seconds() - styled);
+                 "styles and metadata of harmmap.gpkg %.2f s (%zu layer summaries continued with the new rows), "
+                 "its flush and rename %.2f s", styled - clock, continued, now_seconds() - styled);
     }
     end_stage(j, STAGE_QGIS, clock);
     if (status != HM_OK) hm_error_prefix(j->ctx, "stage qgis");

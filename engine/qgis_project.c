@@ -35,19 +35,21 @@ int hm_qgis_prepare_database(hm_ctx *ctx, sqlite3 *db, const hm_run_description 
     if (styles) style_options = *styles;
     if (!style_options.update_time) style_options.update_time = run->started;
     if (!style_options.styles_dir) style_options.styles_dir = run->styles_dir;
-    /* One read of each layer for both (a million incidents: one read instead of three). */
-    hm_layer_summaries *summaries = hm_layer_summaries_create(db);
-    if (!summaries) return hm_error(ctx, HM_ENOMEM, "out of memory");
-    style_options.summaries = summaries;
+    /* One read of each layer for both (a million incidents: one read instead of three); the caller's, if given. */
+    hm_layer_summaries *own = style_options.summaries ? NULL : hm_layer_summaries_create(db);
+    if (!style_options.summaries && !(style_options.summaries = own)) return hm_error(ctx, HM_ENOMEM, "out of memory");
     /* Styles first: the metadata then describes layer_styles too. */
     int status = hm_styles_write_gpkg(ctx, db, &style_options, NULL);
-    if (status == HM_OK) status = hm_gpkg_metadata_write(ctx, db, run, summaries);
-    hm_layer_summaries_destroy(summaries);
+    if (status == HM_OK) status = hm_gpkg_metadata_write(ctx, db, run, style_options.summaries);
+    hm_layer_summaries_destroy(own);
     return status;
 }
 
-int hm_qgis_prepare_gpkg(hm_ctx *ctx, const char *path, const hm_run_description *run,
-                         const hm_gpkg_style_options *styles)
+/* hm_qgis_prepare_gpkg, with the layer summaries kept in kept_path (NULL: none) continued when continue_kept and
+ * written there after a successful commit. */
+static int prepare_gpkg_file(hm_ctx *ctx, const char *path, const hm_run_description *run,
+                             const hm_gpkg_style_options *styles, const char *kept_path, int continue_kept,
+                             size_t *continued)
 {
     sqlite3 *db = NULL;
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
@@ -58,18 +60,33 @@ int hm_qgis_prepare_gpkg(hm_ctx *ctx, const char *path, const hm_run_description
     }
     sqlite3_busy_timeout(db, 5000);
     int status = HM_OK;
-    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    hm_gpkg_style_options with_summaries = {0};
+    if (styles) with_summaries = *styles;
+    hm_layer_summaries *summaries = kept_path ? hm_layer_summaries_create(db) : NULL;
+    if (kept_path && !summaries) status = hm_error(ctx, HM_ENOMEM, "out of memory");
+    if (status == HM_OK && summaries && continue_kept)
+        status = hm_layer_summaries_continue(ctx, summaries, kept_path, continued);
+    with_summaries.summaries = summaries;
+    if (status == HM_OK && sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         status = hm_error(ctx, HM_ESQL, "%s: cannot start a transaction: %s (is it open elsewhere?)", path,
                           sqlite3_errmsg(db));
-    if (status == HM_OK) status = hm_qgis_prepare_database(ctx, db, run, styles);
+    if (status == HM_OK) status = hm_qgis_prepare_database(ctx, db, run, summaries ? &with_summaries : styles);
     if (status == HM_OK && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         status = hm_error(ctx, HM_ESQL, "%s: commit failed: %s", path, sqlite3_errmsg(db));
     if (status != HM_OK) {
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
         hm_error_prefix(ctx, "%s", path);
     }
+    if (status == HM_OK && summaries) status = hm_layer_summaries_keep(ctx, summaries, kept_path);
+    hm_layer_summaries_destroy(summaries);
     sqlite3_close(db);
     return status;
+}
+
+int hm_qgis_prepare_gpkg(hm_ctx *ctx, const char *path, const hm_run_description *run,
+                         const hm_gpkg_style_options *styles)
+{
+    return prepare_gpkg_file(ctx, path, run, styles, NULL, 0, NULL);
 }
 
 /* ---------------------------------------------------------------------------------------------------------- */
@@ -945,11 +962,14 @@ static void describe_qgis_run(const hm_qgis_options *options, qgis_run *run)
     run->description = (hm_run_description){"qgis", NULL, run->parameters, 3, NULL};
 }
 
-int hm_qgis_prepare_output_gpkg(hm_ctx *ctx, const hm_qgis_options *options, const char *path)
+int hm_qgis_prepare_output_gpkg(hm_ctx *ctx, const hm_qgis_options *options, const char *path,
+                                const hm_kept_summaries *kept)
 {
     qgis_run run;
     describe_qgis_run(options, &run);
-    return hm_qgis_prepare_gpkg(ctx, path, &run.description, &options->styles);
+    if (!kept) return hm_qgis_prepare_gpkg(ctx, path, &run.description, &options->styles);
+    return prepare_gpkg_file(ctx, path, &run.description, &options->styles, kept->path, kept->continue_kept,
+                             kept->continued);
 }
 
 int hm_qgis(hm_ctx *ctx, const hm_qgis_options *options)

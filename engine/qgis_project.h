@@ -101,7 +101,14 @@ int hm_qgis(hm_ctx *ctx, const hm_qgis_options *options);
  * hm_qgis_prepare_output_gpkg writes them into `path` exactly as hm_qgis(options) would into a GeoPackage of its
  * folder, and hm_qgis_options_set_prepared_gpkg makes hm_qgis leave that GeoPackage (once renamed into the folder)
  * as it is. `path` is borrowed. */
-int hm_qgis_prepare_output_gpkg(hm_ctx *ctx, const hm_qgis_options *options, const char *path);
+typedef struct hm_kept_summaries {
+    const char *path;  /* the layer summaries kept between runs (layer_summary.h), written after the styles */
+    int continue_kept; /* the caller vouches that the rows they summarise are unchanged: continue them */
+    size_t *continued; /* may be NULL: receives how many summaries were continued */
+} hm_kept_summaries;
+/* kept (NULL: none): the pipeline's summaries kept between runs, so that an update reads only its new rows. */
+int hm_qgis_prepare_output_gpkg(hm_ctx *ctx, const hm_qgis_options *options, const char *path,
+                                const hm_kept_summaries *kept);
 void hm_qgis_options_set_prepared_gpkg(hm_qgis_options *options, const char *path);
 
 #endif

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "context.h"
 #include "layer_summary.h"
@@ -125,11 +126,77 @@ static void test_tables_without_the_columns(void **state)
     hm_ctx_destroy(ctx);
 }
 
+static void expect_same(const hm_layer_summary *a, const hm_layer_summary *b)
+{
+    assert_int_equal(a->rows, b->rows);
+    assert_int_equal(a->valued_rows, b->valued_rows);
+    assert_string_equal(a->date_min ? a->date_min : "-", b->date_min ? b->date_min : "-");
+    assert_string_equal(a->date_max ? a->date_max : "-", b->date_max ? b->date_max : "-");
+    assert_int_equal(a->value_count, b->value_count);
+    for (size_t i = 0; i < a->value_count; i++) {
+        assert_string_equal(a->values[i].value, b->values[i].value);
+        assert_int_equal(a->values[i].count, b->values[i].count);
+    }
+}
+
+/* Kept summaries continued with the rows appended since answer as a full read does, whatever the values hold
+ * (spaces, a tab, a newline, UTF-8); a damaged file is not taken. */
+static void test_kept_summaries_continue(void **state)
+{
+    (void)state;
+    hm_ctx *ctx = hm_ctx_create();
+    sqlite3 *db = open_fixture();
+    assert_int_equal(sqlite3_exec(db, "INSERT INTO incidents (date, category) VALUES ('2026-02', 'a b\tc\nd')",
+                                  NULL, NULL, NULL), SQLITE_OK);
+    char path[512];
+    snprintf(path, sizeof path, "%s/layer_summaries", getenv("HM_TMP") ? getenv("HM_TMP") : "/tmp");
+    hm_layer_summaries *first = hm_layer_summaries_create(db);
+    const hm_layer_summary *s = NULL;
+    assert_int_equal(hm_layer_summaries_get(ctx, first, "incidents", "category", &s), HM_OK);
+    assert_int_equal(hm_layer_summaries_get(ctx, first, "plain", NULL, &s), HM_OK); /* not kept: nothing to read */
+    assert_int_equal(hm_layer_summaries_keep(ctx, first, path), HM_OK);
+    hm_layer_summaries_destroy(first);
+    /* Rows appended: a new earliest and latest date, a new value, more of an old one, empty values. */
+    assert_int_equal(sqlite3_exec(db, "INSERT INTO incidents (date, category) VALUES ('2024-05', 'drugs'),"
+                                      " ('2027-01', 'arson'), ('', ''), (NULL, 'a b\tc\nd'), ('2026-03', 'drugs');",
+                                  NULL, NULL, NULL), SQLITE_OK);
+    hm_layer_summaries *continued = hm_layer_summaries_create(db), *fresh = hm_layer_summaries_create(db);
+    size_t taken = 0;
+    assert_int_equal(hm_layer_summaries_continue(ctx, continued, path, &taken), HM_OK);
+    assert_int_equal(taken, 1);
+    const hm_layer_summary *a = NULL, *b = NULL;
+    assert_int_equal(hm_layer_summaries_get(ctx, continued, "incidents", "category", &a), HM_OK);
+    assert_int_equal(hm_layer_summaries_get(ctx, fresh, "incidents", "category", &b), HM_OK);
+    expect_same(a, b);
+    assert_int_equal(a->rows, 16);
+    assert_string_equal(a->date_min, "2024-05");
+    assert_string_equal(a->date_max, "2027-01");
+    hm_layer_summaries_destroy(continued);
+
+    /* A damaged file (a value line cut short) is not taken; the answers are a full read's. */
+    FILE *file = fopen(path, "r+");
+    assert_non_null(file);
+    fseek(file, -12, SEEK_END);
+    fputs("zz\n", file);
+    fclose(file);
+    hm_layer_summaries *damaged = hm_layer_summaries_create(db);
+    assert_int_equal(hm_layer_summaries_continue(ctx, damaged, path, &taken), HM_OK);
+    assert_int_equal(taken, 0);
+    assert_int_equal(hm_layer_summaries_get(ctx, damaged, "incidents", "category", &a), HM_OK);
+    expect_same(a, b);
+    hm_layer_summaries_destroy(damaged);
+    hm_layer_summaries_destroy(fresh);
+    unlink(path);
+    sqlite3_close(db);
+    hm_ctx_destroy(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_answers_equal_the_sql),
         cmocka_unit_test(test_tables_without_the_columns),
+        cmocka_unit_test(test_kept_summaries_continue),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
