@@ -1724,12 +1724,31 @@ int hm_update(hm_ctx *ctx, const hm_pipeline_options *options, GDALProgressFunc 
         begin_stage(&j, STAGE_INPUTS, &clock);
         say(&j, "reading %zu new input file%s", j.input_count - first_new, j.input_count - first_new == 1 ? "" : "s");
         empty_folder(j.temp_dir);
+        /* Only the loaded keys that a new record has matter (a week against a million): the new files' keys first,
+         * then those of the loaded files that are among them. A new file that cannot be read here is read below
+         * with every loaded key, and reports its error there. */
+        pl_keyset *wanted = pl_keyset_create();
+        for (size_t i = first_new; i < j.input_count && wanted; i++) {
+            pl_scan scan;
+            if (pl_scan_input(ctx, j.inputs[i].input.path, (int)j.inputs[i].input.kind, max_record_bytes(j.project),
+                              NULL, &scan) != HM_OK) {
+                hm_error_clear(ctx);
+                wanted = pl_keyset_destroy(wanted);
+                break;
+            }
+            if (pl_keyset_add_scan(ctx, wanted, &scan) != HM_OK) {
+                hm_error_clear(ctx);
+                wanted = pl_keyset_destroy(wanted);
+            }
+            pl_scan_free(&scan);
+        }
         for (size_t i = 0; i < first_new && status == HM_OK; i++) {
             char keys_path[PATH_MAX];
             status = path_printf(keys_path, sizeof keys_path, "%s/%s", j.keys_dir, j.inputs[i].keys_file)
-                         ? pl_keys_read(ctx, keys_path, loaded)
+                         ? pl_keys_read(ctx, keys_path, loaded, wanted)
                          : hm_error(ctx, HM_EINVAL, "%s: the path is too long", j.keys_dir);
         }
+        pl_keyset_destroy(wanted);
         for (size_t i = first_new; i < j.input_count && status == HM_OK; i++)
             format_utc_now(j.inputs[i].loaded_at, sizeof j.inputs[i].loaded_at);
         if (status == HM_OK) status = scan_inputs(&j, first_new, loaded);

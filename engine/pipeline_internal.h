@@ -68,9 +68,10 @@ void pl_scan_free(pl_scan *scan);
 /* loaded(k) = max(loaded(k), count in this file) for every key of the scan. */
 int pl_keyset_add_scan(hm_ctx *ctx, pl_keyset *loaded, const pl_scan *scan);
 
-/* The scan's keys and counts as a file (sorted by key), and back into a multiset (raising counts). */
+/* The scan's keys and counts as a file (sorted by key), and back into a multiset (raising counts): all of them, or
+ * only those `wanted` holds (NULL: all) - the keys of the new files are all an update needs to know of. */
 int pl_keys_write(hm_ctx *ctx, const char *path, const pl_scan *scan);
-int pl_keys_read(hm_ctx *ctx, const char *path, pl_keyset *loaded);
+int pl_keys_read(hm_ctx *ctx, const char *path, pl_keyset *loaded, const pl_keyset *wanted);
 
 /* Copies `path` to `copy` with the scan's skipped records replaced by empty lines: geocode skips empty lines,
  * so every kept record keeps its line number. */

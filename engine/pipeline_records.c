@@ -406,7 +406,7 @@ int pl_keys_write(hm_ctx *ctx, const char *path, const pl_scan *scan)
     return HM_OK;
 }
 
-int pl_keys_read(hm_ctx *ctx, const char *path, pl_keyset *loaded)
+int pl_keys_read(hm_ctx *ctx, const char *path, pl_keyset *loaded, const pl_keyset *wanted)
 {
     FILE *file = fopen(path, "rb");
     if (!file)
@@ -428,6 +428,7 @@ int pl_keys_read(hm_ctx *ctx, const char *path, pl_keyset *loaded)
         memcpy(&key.low, entry, 8);
         memcpy(&key.high, entry + 8, 8);
         memcpy(&n, entry + 16, 4);
+        if (wanted && pl_keyset_count(wanted, key) == 0) continue; /* no new record has it */
         if (pl_keyset_raise(loaded, key, n) != HM_OK) status = hm_error(ctx, HM_ENOMEM, "out of memory");
     }
     fclose(file);
