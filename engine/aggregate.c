@@ -524,6 +524,17 @@ typedef struct agg_kept {
     size_t areas_offset; /* start of the per-area sums in bytes.data */
 } agg_kept;
 
+/* Figures derived from the areas alone, kept with the sums so that a run that finds the same inputs does not
+ * work them out again ("kept sums", derived figures), for one set (wards or beats). */
+typedef struct agg_derived {
+    uint64_t outline_key; /* the areas' geometries and the tolerance the pairs were found for; 0: none */
+    size_t pair_count;
+    uint64_t *pairs;      /* neighbours (i << 32 | j, i < j), as hm_neighbours_queen found them */
+    size_t test_count;    /* 0, or one change test per area */
+    long long *test_first, *test_last; /* the counts of the first and last period each test was made for */
+    double *test_p;
+} agg_derived;
+
 /* Records whose harm is 0 for want of a weight (geocode's harm_flag), by category, counted while reading: the
  * report names them (describe_flagged). */
 typedef struct agg_flagged {
@@ -565,6 +576,11 @@ typedef struct agg_run {
      * the processor time of the whole command (its thread's: the pipeline runs other stages beside it). */
     double seconds[5], cpu_seconds;
     agg_flagged flagged[2];        /* incidents, intelligence */
+    uint64_t outline_hash[2];      /* of the wards' and the beats' geometries (WKB, in index order) */
+    agg_derived cached[2];         /* derived figures read with the state (wards, beats) */
+    agg_derived computed[2];       /* and those of this run, to be kept */
+    int neighbours_taken, neighbours_total; /* sets whose neighbours came from the state, of those with hot spots */
+    size_t tests_taken, tests_total;        /* change tests likewise */
 } agg_run;
 
 static int table_has_column(sqlite3 *db, const char *table, const char *column)
@@ -636,6 +652,28 @@ static int open_input(agg_run *run)
     return HM_OK;
 }
 
+/* The state's checks: 64 bits, a word at a time (a byte at a time, FNV-1a cost as much as SQLite's reading of
+ * the million rows it checks). Against accidents (a kept sum applied to other records), not against tampering. */
+#define AGG_HASH_START 0xcbf29ce484222325ULL
+static uint64_t hash_word(uint64_t hash, uint64_t word)
+{
+    hash = (hash ^ word) * 0x9e3779b97f4a7c15ULL;
+    return hash ^ (hash >> 32);
+}
+
+static uint64_t hash_bytes(uint64_t hash, const void *data, size_t size)
+{
+    const unsigned char *bytes = data;
+    for (; size >= 8; bytes += 8, size -= 8) {
+        uint64_t word;
+        memcpy(&word, bytes, 8);
+        hash = hash_word(hash, word);
+    }
+    uint64_t last = 0;
+    memcpy(&last, bytes, size);
+    return hash_word(hash, last ^ ((uint64_t)size << 56)); /* the length of the tail: "a" differs from "a\0" */
+}
+
 /* Reads a polygon layer (wards or beats) with OGR. */
 static int load_areas(agg_run *run, GDALDatasetH dataset, const char *layer_name, const char *kind,
                       hm_agg_set *set, string_index *index)
@@ -703,8 +741,11 @@ static int load_areas(agg_run *run, GDALDatasetH dataset, const char *layer_name
             area->geometry = OGR_G_ForceToMultiPolygon(OGR_G_Clone(geometry));
             int size = OGR_G_WkbSize(area->geometry);
             unsigned char *wkb = malloc(size > 0 ? (size_t)size : 1);
-            if (wkb && OGR_G_ExportToWkb(area->geometry, wkbNDR, wkb) == OGRERR_NONE)
+            if (wkb && OGR_G_ExportToWkb(area->geometry, wkbNDR, wkb) == OGRERR_NONE) {
                 area->geos = GEOSGeomFromWKB_buf_r(geos, wkb, (size_t)size);
+                uint64_t *outline = &run->outline_hash[strcmp(kind, "beat") == 0];
+                *outline = hash_bytes(*outline, wkb, (size_t)size);
+            }
             free(wkb);
             set->count++;
             if (!area->code || !area->name || !area->geos)
@@ -1145,28 +1186,6 @@ static int layer_sql(agg_run *run, const char *layer, int is_intelligence, const
     return intel_grading;
 }
 
-/* The state's checks: 64 bits, a word at a time (a byte at a time, FNV-1a cost as much as SQLite's reading of
- * the million rows it checks). Against accidents (a kept sum applied to other records), not against tampering. */
-#define AGG_HASH_START 0xcbf29ce484222325ULL
-static uint64_t hash_word(uint64_t hash, uint64_t word)
-{
-    hash = (hash ^ word) * 0x9e3779b97f4a7c15ULL;
-    return hash ^ (hash >> 32);
-}
-
-static uint64_t hash_bytes(uint64_t hash, const void *data, size_t size)
-{
-    const unsigned char *bytes = data;
-    for (; size >= 8; bytes += 8, size -= 8) {
-        uint64_t word;
-        memcpy(&word, bytes, 8);
-        hash = hash_word(hash, word);
-    }
-    uint64_t last = 0;
-    memcpy(&last, bytes, size);
-    return hash_word(hash, last ^ ((uint64_t)size << 56)); /* the length of the tail: "a" differs from "a\0" */
-}
-
 /* What read_layer reads of an incident, as it reads it: ward, beat, category and date as text (NULL apart), weight
  * and harm as numbers (NULL apart), and the fid. The other columns of the incidents' SELECT are constants, which
  * the identity holds (the SELECT's text). Hashing the values already fetched costs little beside the reading. */
@@ -1450,18 +1469,34 @@ static double get_double(agg_reader *reader)
     return v;
 }
 
-static const char state_magic[8] = {'H', 'M', 'A', 'G', 'G', 'S', '0', '2'};
+static const char state_magic[8] = {'H', 'M', 'A', 'G', 'G', 'S', '0', '3'};
+
+/* Sets the note (more 0) or continues it (more 1), here and in the caller's copy. */
+static void state_note_more(agg_run *run, int more, const char *format, va_list args)
+{
+    size_t used = more ? strlen(run->state_note) : 0;
+    vsnprintf(run->state_note + used, sizeof run->state_note - used, format, args);
+    const hm_aggregate_options *options = run->options;
+    if (options->state_note && options->state_note_size)
+        snprintf(options->state_note, options->state_note_size, "%s", run->state_note);
+}
 
 static void state_note(agg_run *run, const char *format, ...) __attribute__((format(printf, 2, 3)));
 static void state_note(agg_run *run, const char *format, ...)
 {
     va_list args;
     va_start(args, format);
-    vsnprintf(run->state_note, sizeof run->state_note, format, args);
+    state_note_more(run, 0, format, args);
     va_end(args);
-    const hm_aggregate_options *options = run->options;
-    if (options->state_note && options->state_note_size)
-        snprintf(options->state_note, options->state_note_size, "%s", run->state_note);
+}
+
+static void state_note_append(agg_run *run, const char *format, ...) __attribute__((format(printf, 2, 3)));
+static void state_note_append(agg_run *run, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    state_note_more(run, 1, format, args);
+    va_end(args);
 }
 
 /* What the sums depend on besides the records (see above). */
@@ -1502,6 +1537,161 @@ static int compute_identity(agg_run *run)
     }
     run->identity = hash;
     return 1;
+}
+
+/* ---- kept sums: derived figures ----
+ *
+ * Two figures depend on no record and cost as much as everything else a continued pass computes: which areas are
+ * neighbours (GEOS distances between every pair of nearby polygons, for the hot spots) and the change tests (a
+ * binomial sum over every possible count, per area). The state keeps them after the sums, each with what it was
+ * computed from, and a later pass takes a figure from there when that is unchanged, else computes it:
+ *   - the neighbour pairs of a set, with a key of the set's geometries (the WKB of each area, in index order), the
+ *     tolerance and the number of areas (outline_key);
+ *   - each area's test p-value, with the first and last period's counts it was made for (the periods themselves
+ *     are in the state's identity). A week's records outside the last period change no test.
+ * Both are pure functions of what is kept with them, so a figure taken from the state has the bits a new
+ * computation gives; the state written holds this pass's figures, computed or taken, and is a full pass's. */
+
+static void free_derived(agg_derived *derived)
+{
+    free(derived->pairs);
+    free(derived->test_first);
+    free(derived->test_last);
+    free(derived->test_p);
+    memset(derived, 0, sizeof *derived);
+}
+
+static uint64_t outline_key(const agg_run *run, int which, size_t count)
+{
+    uint64_t hash = hash_word(run->outline_hash[which], (uint64_t)count);
+    double tolerance = run->options->neighbour_tolerance_m;
+    uint64_t bits;
+    memcpy(&bits, &tolerance, sizeof bits);
+    hash = hash_word(hash, bits);
+    return hash ? hash : 1; /* 0 means none */
+}
+
+static void put_derived(const agg_derived *derived, agg_bytes *bytes)
+{
+    put_u64(bytes, derived->outline_key);
+    put_u64(bytes, derived->pair_count);
+    for (size_t k = 0; k < derived->pair_count; k++) put_u64(bytes, derived->pairs[k]);
+    put_u64(bytes, derived->test_count);
+    for (size_t k = 0; k < derived->test_count; k++) {
+        put_i64(bytes, derived->test_first[k]);
+        put_i64(bytes, derived->test_last[k]);
+        put_double(bytes, derived->test_p[k]);
+    }
+}
+
+/* Reads one set's derived figures; sets reader->failed when they do not fit `areas`. */
+static void get_derived(agg_reader *reader, size_t areas, agg_derived *derived)
+{
+    derived->outline_key = get_u64(reader);
+    uint64_t pairs = get_u64(reader);
+    if (reader->failed || pairs > reader->bytes->size / 8) {
+        reader->failed = 1;
+        return;
+    }
+    derived->pairs = malloc((pairs ? pairs : 1) * sizeof *derived->pairs);
+    if (!derived->pairs) reader->failed = 1;
+    for (uint64_t k = 0; !reader->failed && k < pairs; k++) {
+        derived->pairs[k] = get_u64(reader);
+        if ((derived->pairs[k] >> 32) >= areas || (derived->pairs[k] & 0xffffffffu) >= areas) reader->failed = 1;
+    }
+    derived->pair_count = reader->failed ? 0 : pairs;
+    uint64_t tests = get_u64(reader);
+    if (reader->failed || (tests != 0 && tests != areas)) {
+        reader->failed = 1;
+        return;
+    }
+    derived->test_first = malloc((tests ? tests : 1) * sizeof *derived->test_first);
+    derived->test_last = malloc((tests ? tests : 1) * sizeof *derived->test_last);
+    derived->test_p = malloc((tests ? tests : 1) * sizeof *derived->test_p);
+    if (!derived->test_first || !derived->test_last || !derived->test_p) reader->failed = 1;
+    for (uint64_t k = 0; !reader->failed && k < tests; k++) {
+        derived->test_first[k] = get_i64(reader);
+        derived->test_last[k] = get_i64(reader);
+        derived->test_p[k] = get_double(reader);
+    }
+    derived->test_count = reader->failed ? 0 : tests;
+}
+
+/* The neighbours of a set's `count` areas: from the state when its key matches, else found (and kept). */
+static int set_neighbours(agg_run *run, int which, const GEOSGeometry *const *geometries, size_t count,
+                          hm_neighbours **out)
+{
+    hm_ctx *ctx = run->ctx;
+    uint64_t key = run->state_enabled ? outline_key(run, which, count) : 0;
+    const agg_derived *cached = &run->cached[which];
+    int status;
+    run->neighbours_total++;
+    if (key && cached->outline_key == key) {
+        run->neighbours_taken++;
+        size_t(*pairs)[2] = malloc((cached->pair_count ? cached->pair_count : 1) * sizeof *pairs);
+        if (!pairs) return hm_error(ctx, HM_ENOMEM, "out of memory");
+        for (size_t k = 0; k < cached->pair_count; k++) {
+            pairs[k][0] = (size_t)(cached->pairs[k] >> 32);
+            pairs[k][1] = (size_t)(cached->pairs[k] & 0xffffffffu);
+        }
+        status = hm_neighbours_from_pairs(ctx, count, (const size_t(*)[2])pairs, cached->pair_count, out);
+        free(pairs);
+    } else {
+        status = hm_neighbours_queen(ctx, geometries, count, run->options->neighbour_tolerance_m, out);
+    }
+    if (status != HM_OK || !key) return status;
+    agg_derived *kept = &run->computed[which];
+    free(kept->pairs);
+    kept->pairs = NULL;
+    kept->outline_key = kept->pair_count = 0;
+    size_t total = 0;
+    for (size_t i = 0; i < count; i++) total += hm_neighbours_degree(*out, i);
+    kept->pairs = malloc((total ? total : 1) * sizeof *kept->pairs);
+    if (!kept->pairs || count > 0xffffffffu) return HM_OK; /* not kept: the next pass finds them again */
+    for (size_t i = 0; i < count; i++) {
+        const size_t *of = hm_neighbours_of(*out, i);
+        for (size_t k = 0; k < hm_neighbours_degree(*out, i); k++)
+            if (of[k] > i) kept->pairs[kept->pair_count++] = (uint64_t)i << 32 | (uint64_t)of[k];
+    }
+    kept->outline_key = key;
+    return HM_OK;
+}
+
+/* The change test of area `index` of a set: from the state when made for the same counts, else computed (and
+ * kept). */
+static int change_test(agg_run *run, int which, size_t index, size_t areas, long long first, double first_days,
+                       long long last, double last_days, double *p)
+{
+    const agg_derived *cached = &run->cached[which];
+    int status = HM_OK;
+    run->tests_total++;
+    if (run->state_enabled && cached->test_count == areas && cached->test_first[index] == first &&
+        cached->test_last[index] == last) {
+        *p = cached->test_p[index];
+        run->tests_taken++;
+    } else
+        status = hm_poisson_change_test(run->ctx, first, first_days, last, last_days, p);
+    agg_derived *kept = &run->computed[which];
+    if (status != HM_OK || !run->state_enabled) return status;
+    if (kept->test_count != areas) {
+        free(kept->test_first);
+        free(kept->test_last);
+        free(kept->test_p);
+        kept->test_first = malloc(areas * sizeof *kept->test_first);
+        kept->test_last = malloc(areas * sizeof *kept->test_last);
+        kept->test_p = malloc(areas * sizeof *kept->test_p);
+        kept->test_count = kept->test_first && kept->test_last && kept->test_p ? areas : 0;
+        for (size_t k = 0; k < kept->test_count; k++) {
+            kept->test_first[k] = kept->test_last[k] = -1; /* no test made: never matches a count */
+            kept->test_p[k] = NAN;
+        }
+    }
+    if (index < kept->test_count) {
+        kept->test_first[index] = first;
+        kept->test_last[index] = last;
+        kept->test_p[index] = *p;
+    }
+    return HM_OK;
 }
 
 static void free_kept(agg_kept *kept)
@@ -1601,11 +1791,19 @@ static int load_kept(agg_run *run, char *why, size_t why_size)
     size_t areas = run->result.wards.count + (run->result.has_beats ? run->result.beats.count : 0);
     if (reader.failed || wards != run->result.wards.count ||
         beats != (run->result.has_beats ? run->result.beats.count : 0) || periods != run->options->period_count ||
-        reader.at + areas * per_area + 8 != kept->bytes.size) {
+        reader.at + areas * per_area + 8 > kept->bytes.size) {
         snprintf(why, why_size, "the kept sums are damaged (their sizes do not match)");
         return 0;
     }
     kept->areas_offset = reader.at;
+    reader.at += areas * per_area;
+    get_derived(&reader, run->result.wards.count, &run->cached[0]);
+    if (run->result.has_beats) get_derived(&reader, run->result.beats.count, &run->cached[1]);
+    if (reader.failed || reader.at + 8 != kept->bytes.size) {
+        for (int k = 0; k < 2; k++) free_derived(&run->cached[k]);
+        snprintf(why, why_size, "the kept sums are damaged (their sizes do not match)");
+        return 0;
+    }
     /* Codes that name no area are listed by their warning: only a full pass can list them all. */
     if (kept->counters[5] || kept->counters[6]) {
         snprintf(why, why_size, "kept records have codes that name no ward or beat");
@@ -1752,7 +1950,6 @@ static void take_snapshot(agg_run *run)
     put_u64(bytes, run->options->period_count);
     put_sums(run, &result->wards, bytes);
     if (result->has_beats) put_sums(run, &result->beats, bytes);
-    if (!bytes->failed) put_u64(bytes, hash_bytes(AGG_HASH_START, bytes->data, bytes->size));
 }
 
 /* Written beside the outputs under a temporary name and renamed: a reader finds the previous state or this one.
@@ -1761,6 +1958,13 @@ static void take_snapshot(agg_run *run)
 static void save_state(agg_run *run)
 {
     const char *path = run->options->state_path;
+    /* After the sums (the snapshot): the derived figures of this pass, then a hash of it all. */
+    if (run->snapshot.size) {
+        put_derived(&run->computed[0], &run->snapshot);
+        if (run->result.has_beats) put_derived(&run->computed[1], &run->snapshot);
+        if (!run->snapshot.failed)
+            put_u64(&run->snapshot, hash_bytes(AGG_HASH_START, run->snapshot.data, run->snapshot.size));
+    }
     if (run->snapshot.failed || !run->snapshot.size) {
         unlink(path);
         hm_warn(run->ctx, "%s: the sums could not be kept (out of memory): the next run makes a full pass", path);
@@ -2012,8 +2216,7 @@ static int compute_hotspots(agg_run *run, hm_agg_set *set)
                  run->result.hotspot_label, undefined.text, line_list_more(&undefined, more, sizeof more));
         hm_warn(ctx, "%s hot spots %s", set->kind, set->hotspot_note);
     } else if (status == HM_OK) {
-        status = hm_neighbours_queen(ctx, (const GEOSGeometry *const *)geometries, n,
-                                     run->options->neighbour_tolerance_m, &nb);
+        status = set_neighbours(run, set == &run->result.beats, (const GEOSGeometry *const *)geometries, n, &nb);
         if (status == HM_OK) status = hm_gi_star(ctx, nb, x, gi);
         if (status == HM_OK) status = hm_local_moran(ctx, nb, x, moran);
         for (size_t k = 0; status == HM_OK && k < n; k++) {
@@ -2117,9 +2320,10 @@ static int compute_set(agg_run *run, hm_agg_set *set)
                 area->harm_ratio = area->period_harm[first] > 0 ? area->period_harm[last] / area->period_harm[first]
                                                                 : NAN;
                 const hm_agg_period *a = &options->periods[first], *b = &options->periods[last];
-                status = hm_poisson_change_test(ctx, area->period_count[first], (double)(a->to_days - a->from_days + 1),
-                                                area->period_count[last], (double)(b->to_days - b->from_days + 1),
-                                                &area->change_p);
+                status = change_test(run, set == &run->result.beats, i, set->count,
+                                     area->period_count[first], (double)(a->to_days - a->from_days + 1),
+                                     area->period_count[last], (double)(b->to_days - b->from_days + 1),
+                                     &area->change_p);
                 change_p[i] = area->change_p;
             }
         }
@@ -2958,6 +3162,7 @@ int hm_aggregate(hm_ctx *ctx, const hm_aggregate_options *options, GDALProgressF
     result->neighbour_tolerance_m = options->neighbour_tolerance_m;
 
     double cpu_start = clock_seconds(CLOCK_THREAD_CPUTIME_ID);
+    run.outline_hash[0] = run.outline_hash[1] = AGG_HASH_START;
     int status = open_input(&run);
     if (status == HM_OK) status = load_boundaries(&run);
     if (status == HM_OK && progress) progress(0.2, "boundaries read", NULL);
@@ -2975,6 +3180,9 @@ int hm_aggregate(hm_ctx *ctx, const hm_aggregate_options *options, GDALProgressF
     clock = now_seconds();
     if (status == HM_OK) status = compute(&run);
     run.seconds[1] = now_seconds() - clock;
+    if (status == HM_OK && run.state_enabled)
+        state_note_append(&run, "; from the kept sums too: the neighbours of %d of %d layers, %zu of %zu change tests",
+                          run.neighbours_taken, run.neighbours_total, run.tests_taken, run.tests_total);
     if (status == HM_OK && progress) progress(0.7, "statistics computed", NULL);
     if (status == HM_OK) status = write_outputs(&run);
     if (status == HM_OK && run.state_enabled) save_state(&run);
@@ -2997,6 +3205,10 @@ int hm_aggregate(hm_ctx *ctx, const hm_aggregate_options *options, GDALProgressF
     free_kept(&run.kept);
     free_flagged(&run.flagged[0]);
     free_flagged(&run.flagged[1]);
+    for (int k = 0; k < 2; k++) {
+        free_derived(&run.cached[k]);
+        free_derived(&run.computed[k]);
+    }
     free(run.snapshot.data);
     return status;
 }

@@ -146,7 +146,11 @@ static int class_of(double value, const double breaks[5])
 
 typedef enum map_kind { MAP_DENSITY, MAP_HOTSPOTS } map_kind;
 
-static void write_map(FILE *file, hm_ctx *ctx, const hm_agg_result *result, const hm_agg_set *set, map_kind kind)
+/* `outlines` (may be NULL) holds each area's outline simplified to about a pixel, made by the first map that
+ * needs it: both ward maps draw the same outlines in the same frame, and simplifying them is most of the report's
+ * time. The caller destroys them. */
+static void write_map(FILE *file, hm_ctx *ctx, const hm_agg_result *result, const hm_agg_set *set, map_kind kind,
+                      GEOSGeometry **outlines)
 {
     map_frame frame = {0};
     if (!frame_of(ctx, set, &frame)) {
@@ -181,7 +185,9 @@ static void write_map(FILE *file, hm_ctx *ctx, const hm_agg_result *result, cons
             hm_agg_format_number(area->gi.z, 2, number, sizeof number);
             snprintf(label, sizeof label, "Gi* z %s%s%s", number, *area->gi_class ? ", " : "", area->gi_class);
         }
-        GEOSGeometry *simple = GEOSTopologyPreserveSimplify_r(geos, area->geos, tolerance);
+        GEOSGeometry *simple = outlines ? outlines[i] : NULL;
+        if (!simple) simple = GEOSTopologyPreserveSimplify_r(geos, area->geos, tolerance);
+        if (outlines) outlines[i] = simple;
         fprintf(file, "<path fill=\"%s\" d=\"", fill);
         write_path_data(file, geos, simple ? simple : area->geos, &frame);
         fputs("\"><title>", file);
@@ -191,7 +197,7 @@ static void write_map(FILE *file, hm_ctx *ctx, const hm_agg_result *result, cons
         fputs(": ", file);
         write_escaped(file, label);
         fputs("</title></path>\n", file);
-        if (simple) GEOSGeom_destroy_r(geos, simple);
+        if (simple && !outlines) GEOSGeom_destroy_r(geos, simple);
     }
     fputs("</svg>\n", file);
     fputs("<div class=\"legend\">", file);
@@ -407,12 +413,16 @@ int hm_agg_write_report(hm_ctx *ctx, const hm_agg_result *result, const char *pa
           "thefts), so a ward's total can rest on a few records: see <em>Top categories</em> and <em>Few "
           "records?</em> before acting on a rank.</div>\n", file);
 
+    GEOSGeometry **outlines = calloc(wards->count ? wards->count : 1, sizeof *outlines);
     fputs("<h2>Harm per km² by ward</h2>\n", file);
-    write_map(file, ctx, result, wards, MAP_DENSITY);
+    write_map(file, ctx, result, wards, MAP_DENSITY, outlines);
     fputs("<h2>Hot spots between wards</h2>\n<p>", file);
     write_escaped(file, wards->hotspot_note);
     fputs(". Significance after controlling the false discovery rate (Benjamini-Hochberg) at 5%.</p>\n", file);
-    if (wards->hotspots_computed) write_map(file, ctx, result, wards, MAP_HOTSPOTS);
+    if (wards->hotspots_computed) write_map(file, ctx, result, wards, MAP_HOTSPOTS, outlines);
+    for (size_t i = 0; outlines && i < wards->count; i++)
+        if (outlines[i]) GEOSGeom_destroy_r(hm_ctx_geos(ctx), outlines[i]);
+    free(outlines);
 
     fprintf(file, "<h2>Highest-harm wards</h2>\n");
     write_bars(file, wards, 0, result->unit);

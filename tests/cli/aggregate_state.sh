@@ -8,7 +8,9 @@
 # sums given with another GeoPackage are still caught by their last incident. Last, the pipeline: an update whose
 # state file is damaged makes the full pass and says so in run.json; an update that finds harmmap.gpkg and the
 # sums as the run left them does not read the kept incidents, and one that finds them touched (edited in place,
-# edited with its time put back, replaced by a copy) checks them, with a full run's outputs each time.
+# edited with its time put back, replaced by a copy) checks them, with a full run's outputs each time. The
+# neighbours and change tests kept with the sums are taken when what they were made from is unchanged: the same
+# outputs either way, and a changed boundary or tolerance, or changed period counts, make them again.
 source "$(dirname "$0")/pipeline_lib.sh"
 cd "$work"
 
@@ -61,6 +63,7 @@ same_as_full() {
   for f in ward_harm.csv beat_harm.csv report.html; do cmp full/out/$f "$1/out/$f" || fail "$1: $f differs from the full pass"; done
 }
 expect_note() { grep -q "aggregate: $2" "$1.log" || fail "$1: expected the note '$2': $(cat "$1.log")"; }
+expect_in_note() { grep -q "aggregate: .*$2" "$1.log" || fail "$1: expected '$2' in the note: $(cat "$1.log")"; }
 
 aggregate_case full six.gpkg ""
 grep -c "ward_harm" full.dump >/dev/null || fail "the dump has no ward_harm rows"
@@ -74,6 +77,9 @@ cp five.state five.state.orig
 aggregate_case incremental six.gpkg "$work/five.state"
 expect_note incremental "incremental: sums of [0-9]* kept incidents"
 same_as_full incremental
+# June is in the last period: the areas with June records have new counts, their tests are made again.
+tests=$(sed -n 's/.*the neighbours of 2 of 2 layers, \([0-9]*\) of \([0-9]*\) change tests.*/\1 \2/p' incremental.log)
+[ -n "$tests" ] && [ "${tests% *}" -lt "${tests#* }" ] || fail "incremental: expected the kept neighbours and some kept tests: $(cat incremental.log)"
 # The state it wrote is the one a full pass writes.
 aggregate_case full_state six.gpkg "$work/six.state"
 cmp five.state six.state || fail "the continued state differs from the full pass's"
@@ -85,6 +91,31 @@ aggregate_case vouched six.gpkg "$work/vouched.state" --kept-unchanged
 expect_note vouched "incremental: sums of [0-9]* kept incidents (fid <= [0-9]*, unchanged since they were kept: not read again)"
 same_as_full vouched
 cmp vouched.state six.state || fail "the state continued without reading the kept incidents differs from the full pass's"
+
+# Derived figures. The same records again: every neighbour and test from the kept sums, the full pass's outputs.
+cp six.state again.state
+aggregate_case again six.gpkg "$work/again.state"
+tests=$(sed -n 's/.*the neighbours of 2 of 2 layers, \([0-9]*\) of \([0-9]*\) change tests.*/\1 \2/p' again.log)
+[ -n "$tests" ] && [ "${tests% *}" = "${tests#* }" ] || fail "again: expected every figure from the kept sums: $(cat again.log)"
+same_as_full again
+cmp again.state six.state || fail "the state with derived figures taken differs from the full pass's"
+# Another tolerance: the neighbours are found again (the tests are kept).
+aggregate_case tolerance_full six.gpkg "" --neighbour-tolerance 30
+cp six.state tolerance.state
+aggregate_case tolerance six.gpkg "$work/tolerance.state" --neighbour-tolerance 30
+expect_in_note tolerance "the neighbours of 0 of 2 layers"
+diff tolerance_full.dump tolerance.dump >/dev/null || fail "tolerance: harmmap.gpkg differs from the full pass"
+for f in ward_harm.csv beat_harm.csv report.html; do cmp tolerance_full/out/$f tolerance/out/$f || fail "tolerance: $f differs from the full pass"; done
+# A ward's boundary changed (two wards swap theirs): the wards' neighbours are found again, the beats' kept.
+cp six.gpkg moved.gpkg
+sql_edit moved.gpkg "UPDATE wards SET geom = (SELECT geom FROM wards w WHERE w.fid = 2) WHERE fid = 1"
+aggregate_case moved_full moved.gpkg ""
+cp six.state moved.state
+aggregate_case moved moved.gpkg "$work/moved.state"
+expect_in_note moved "the neighbours of 1 of 2 layers"
+diff moved_full.dump moved.dump >/dev/null || fail "moved: harmmap.gpkg differs from the full pass"
+for f in ward_harm.csv beat_harm.csv report.html; do cmp moved_full/out/$f moved/out/$f || fail "moved: $f differs from the full pass"; done
+diff full.dump moved_full.dump >/dev/null && fail "moved: the swapped boundaries changed nothing"
 # Vouched for with another GeoPackage, whose last kept incident differs: caught, a full pass.
 last_kept=$(sqlite3 five.gpkg "SELECT max(fid) FROM incidents")
 cp six.gpkg other.gpkg
