@@ -1676,6 +1676,52 @@ static int plan_update_inputs(job *j, const saved_state *s, int *appended)
     return HM_OK;
 }
 
+/* The update's copy of harmmap.gpkg (the working copy: see publish_work_gpkg), made on a thread of its own while
+ * the new files are read and geocoded: the copy is the kernel's work and the disk's, the rest the processors', and
+ * neither needs the other. The thread has its own context, as context.h asks. */
+typedef struct background_copy {
+    const char *from, *to;
+    hm_ctx *ctx;
+    int status, started;
+    double seconds;
+    pthread_t thread;
+} background_copy;
+
+static void *copy_thread(void *argument)
+{
+    background_copy *c = argument;
+    double start = now_seconds();
+    c->status = hm_copy_file(c->ctx, c->from, c->to);
+    c->seconds = now_seconds() - start;
+    return NULL;
+}
+
+static void copy_start(job *j, background_copy *c)
+{
+    memset(c, 0, sizeof *c);
+    c->from = j->gpkg;
+    c->to = j->work_gpkg;
+    c->ctx = hm_ctx_create();
+    if (c->ctx && pthread_create(&c->thread, NULL, copy_thread, c) == 0) c->started = 1;
+}
+
+/* Waits for the copy (made here if no thread could be started); its error, if any, into j's context when
+ * `report` (an update that failed already says why). Safe to call again: the second call returns at once. */
+static int copy_finish(job *j, background_copy *c, int report)
+{
+    if (!c->from) return HM_OK;
+    if (c->started) pthread_join(c->thread, NULL);
+    else if (c->ctx && report) copy_thread(c);
+    int status = c->ctx ? c->status : HM_ENOMEM;
+    if (status != HM_OK && report)
+        status = c->ctx ? hm_error(j->ctx, hm_error_code(c->ctx), "%s", hm_error_message(c->ctx))
+                        : hm_error(j->ctx, HM_ENOMEM, "out of memory");
+    hm_ctx_destroy(c->ctx);
+    c->from = NULL;
+    c->ctx = NULL;
+    return status;
+}
+
 int hm_update(hm_ctx *ctx, const hm_pipeline_options *options, GDALProgressFunc progress,
               hm_pipeline_summary *summary)
 {
@@ -1717,6 +1763,11 @@ int hm_update(hm_ctx *ctx, const hm_pipeline_options *options, GDALProgressFunc 
     }
     if (status == HM_OK) status = write_state(&j, "updating");
 
+    /* The update's one copy of harmmap.gpkg: the merge, aggregate and the styles write into it, and it replaces
+     * harmmap.gpkg once, when all of them are done (publish_work_gpkg). Made while the new files are read. */
+    background_copy copy = {0};
+    if (status == HM_OK) status = make_work_gpkg_path(&j);
+    if (status == HM_OK) copy_start(&j, &copy);
     double clock;
     pl_keyset *loaded = status == HM_OK ? pl_keyset_create() : NULL;
     if (status == HM_OK && !loaded) status = hm_error(ctx, HM_ENOMEM, "out of memory");
@@ -1765,20 +1816,19 @@ int hm_update(hm_ctx *ctx, const hm_pipeline_options *options, GDALProgressFunc 
         say(&j, "geocode: placing the new records, then adding them to %s", j.gpkg);
         status = geocode_inputs(&j, first_new, fresh);
         j.geocode_seconds = now_seconds() - clock;
-        /* The update's one copy of harmmap.gpkg: the merge, aggregate and the styles write into it, and it replaces
-         * harmmap.gpkg once, when all of them are done (publish_work_gpkg). */
-        if (status == HM_OK) status = make_work_gpkg_path(&j);
-        if (status == HM_OK) status = hm_copy_file(ctx, j.gpkg, j.work_gpkg);
-        double copy_seconds = now_seconds() - clock - j.geocode_seconds;
+        int copied = copy_finish(&j, &copy, status == HM_OK);
+        if (status == HM_OK) status = copied;
+        double waited = now_seconds() - clock - j.geocode_seconds;
         if (status == HM_OK) status = pl_gpkg_merge(ctx, j.work_gpkg, fresh, &j.merge);
         unlink(fresh);
         end_stage(&j, STAGE_GEOCODE, clock);
         snprintf(j.stages[STAGE_GEOCODE].note, sizeof j.stages[STAGE_GEOCODE].note,
                  "added %lld incidents, %lld intelligence records and %lld rejects (%lld repeated ids flagged, %lld "
-                 "duplicate ids rejected); geocode of the new files %.2f s, copy of harmmap.gpkg %.2f s, merge %.2f s",
+                 "duplicate ids rejected); geocode of the new files %.2f s, copy of harmmap.gpkg %.2f s (made while "
+                 "the new files were read and geocoded; waited for %.2f s), merge %.2f s",
                  j.merge.incidents_added, j.merge.intelligence_added, j.merge.rejects_added, j.merge.flagged_repeated,
-                 j.merge.rejected_duplicates, j.geocode_seconds, copy_seconds,
-                 j.stages[STAGE_GEOCODE].seconds - j.geocode_seconds - copy_seconds);
+                 j.merge.rejected_duplicates, j.geocode_seconds, copy.seconds, waited,
+                 j.stages[STAGE_GEOCODE].seconds - j.geocode_seconds - waited);
         j.summary.incidents_added = j.merge.incidents_added;
         j.summary.intelligence_added = j.merge.intelligence_added;
         j.summary.rejects_added = j.merge.rejects_added;
@@ -1790,6 +1840,7 @@ int hm_update(hm_ctx *ctx, const hm_pipeline_options *options, GDALProgressFunc 
                 break;
             }
     }
+    copy_finish(&j, &copy, 0); /* an update stopped before the merge: the copy is waited for, removed by job_free */
     if (status == HM_OK) {
         outputs_touched = 1; /* from here on outputs are replaced: aggregate's tables and report, harmmap.gpkg */
         if (j.merge.incidents_added + j.merge.intelligence_added > 0) {
