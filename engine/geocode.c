@@ -36,6 +36,7 @@ struct hm_geocode_options {
     hm_field_names field_names;
     hm_harm_options harm;
     const char *half_life_text, *reference_date_text;
+    int overlaps_checked; /* --overlaps-checked: the boundaries passed the overlap check in an earlier run */
 };
 
 static const char geocode_usage[] =
@@ -64,6 +65,8 @@ static const char geocode_usage[] =
     "  --grading-order SIH                order of the parts in a single grading column (S source evaluation,\n"
     "                                     I intelligence assessment, H handling code)\n"
     "  --max-record-bytes N               longest record accepted (default 1048576)\n"
+    "  --overlaps-checked                 skip the check that no two wards (or beats) overlap: the same files\n"
+    "                                     passed it in an earlier run (harmmap update says so)\n"
     "Harm (each record's harm and its parts are written in its row):\n"
     "  --harm-index cchi|css|FILE         category weights: Cambridge Crime Harm Index (default), ONS Crime\n"
     "                                     Severity Score, or a CSV table (see data/harm/README.md)\n"
@@ -142,6 +145,10 @@ int hm_geocode_options_new(hm_ctx *ctx, int argc, char **argv, hm_geocode_option
         }
         if (strcmp(arg, "--exclude-proactive") == 0) {
             options->harm.exclude_proactive = 1;
+            continue;
+        }
+        if (strcmp(arg, "--overlaps-checked") == 0) {
+            options->overlaps_checked = 1;
             continue;
         }
         if (strcmp(arg, "--verbose") == 0) {
@@ -715,14 +722,18 @@ static int open_inputs(geocode_run *run)
     if (status != HM_OK) return hm_error_prefix(ctx, "--wards %s", options->wards_source);
     if (hm_boundaries_count(run->wards) == 0)
         return hm_error(ctx, HM_EFORMAT, "--wards %s: no polygons in the layer", options->wards_source);
-    status = hm_boundaries_check_overlaps(ctx, run->wards, "--wards", options->wards_source, NULL);
+    /* The check costs half of geocoding a week's records against 400 wards: an update skips it when the run it
+     * continues made it on the same files. */
+    if (!options->overlaps_checked)
+        status = hm_boundaries_check_overlaps(ctx, run->wards, "--wards", options->wards_source, NULL);
     if (status != HM_OK) return status;
     status = hm_pip_index_build(ctx, run->wards, &run->ward_index);
     if (status != HM_OK) return status;
     if (options->beats_source) {
         status = hm_boundaries_load(ctx, options->beats_source, &beat_options, &run->beats);
         if (status != HM_OK) return hm_error_prefix(ctx, "--beats %s", options->beats_source);
-        status = hm_boundaries_check_overlaps(ctx, run->beats, "--beats", options->beats_source, NULL);
+        if (!options->overlaps_checked)
+            status = hm_boundaries_check_overlaps(ctx, run->beats, "--beats", options->beats_source, NULL);
         if (status != HM_OK) return status;
         status = hm_pip_index_build(ctx, run->beats, &run->beat_index);
         if (status != HM_OK) return status;

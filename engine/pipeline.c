@@ -752,6 +752,10 @@ static int call_stage(job *j, hm_ctx *ctx, int stage)
         if (status == HM_OK && stage == STAGE_AGGREGATE)
             hm_aggregate_options_set_state(o, kept_sums, j->stages[STAGE_AGGREGATE].note,
                                            sizeof j->stages[STAGE_AGGREGATE].note);
+        /* and the layer summaries the qgis stage keeps, for the styles aggregate writes (with --kept-unchanged) */
+        char summaries[sizeof j->state_dir + 32];
+        snprintf(summaries, sizeof summaries, "%s/layer_summaries", j->state_dir);
+        if (status == HM_OK && stage == STAGE_AGGREGATE) hm_aggregate_options_set_layer_summaries(o, summaries);
         if (status == HM_OK) status = hm_aggregate(ctx, o, j->progress);
         hm_aggregate_options_free(o);
         break;
@@ -1146,6 +1150,9 @@ static int geocode_inputs(job *j, size_t first, const char *target)
     if (status == HM_OK)
         status = hm_project_geocode_argv(j->ctx, j->project, target, inputs, read_paths, count,
                                          &j->stages[STAGE_GEOCODE].argv);
+    /* An update runs over the boundary files the run checked for overlaps (check_unchanged: the same SHA-256). */
+    if (status == HM_OK && j->is_update)
+        status = hm_argv_push(j->ctx, &j->stages[STAGE_GEOCODE].argv, "--overlaps-checked");
     if (status == HM_OK) status = call_stage(j, j->ctx, STAGE_GEOCODE);
     if (status == HM_OK) status = pl_gpkg_rename_sources(j->ctx, target, from, to, renamed);
     /* run.json shows the argv with the original paths, and the GeoPackage the working copy becomes. */

@@ -44,6 +44,11 @@ expect_error "a duplicated ward" "E05000002 (East) and E05000002b (East again)" 
 expect_error "overlapping beats" "--beats overlap.geojson: 1 pair" \
   geocode -q -o x.gpkg --wards "$wards" --beats overlap.geojson two.csv
 [ ! -e x.gpkg ] || fail "an output was written from overlapping boundaries"
+# --overlaps-checked (harmmap update, over the boundary files its run checked) skips the check: the same
+# overlapping wards are then taken as they are.
+"$HM_BINARY" geocode -q -o x.gpkg --wards overlap.geojson --overlaps-checked two.csv ||
+  fail "--overlaps-checked still checked the overlaps"
+rm -f x.gpkg
 
 # A sliver: the shared edge off by 0.5 mm over 1 km (0.5 m2, under a millionth of a 1 km2 ward): a warning.
 layer "$(square E05000001 West 358000 172000 359000.0005 173000)" "$(square E05000002 East 359000 172000 360000 173000)" >sliver.geojson
