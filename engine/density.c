@@ -1563,6 +1563,7 @@ static int check_memory(hm_ctx *ctx, const hm_density_options *o, const hm_kde_g
  *     key HEX32                           settings, grid, code revision, double layout
  *     layer NAME32 BATCHES DATAHASH16 LASTFID POINTS WEIGHTBITS16 LASTSOURCE32 SKIPPED*5
  *                                         followed by BATCHES lines "batch HEX32"
+ *     check HEX16                         XXH3-64 of the lines above
  *     end                                                                                                     */
 
 #define SUMS_MAGIC "harmmap density sums 2\n"
@@ -1619,9 +1620,21 @@ static int sums_peek(const char *path, kept_records *k)
     FILE *f = fopen(path, "rb");
     if (!f) return 0;
     char line[400], name[40], source[40], weight_bits[24];
-    int ok = fgets(line, sizeof line, f) && strcmp(line, SUMS_MAGIC) == 0 && fgets(line, sizeof line, f) &&
-             strncmp(line, "key ", 4) == 0;
+    XXH3_state_t *hash = XXH3_createState();
+    int ok = hash && XXH3_64bits_reset(hash) == XXH_OK && fgets(line, sizeof line, f) &&
+             strcmp(line, SUMS_MAGIC) == 0 && fgets(line, sizeof line, f) && strncmp(line, "key ", 4) == 0;
+    if (ok) {
+        XXH3_64bits_update(hash, SUMS_MAGIC, strlen(SUMS_MAGIC));
+        XXH3_64bits_update(hash, line, strlen(line));
+    }
+    unsigned long long check = 0;
+    int checked = 0;
     while (ok && fgets(line, sizeof line, f) && strcmp(line, "end\n") != 0) {
+        if (sscanf(line, "check %llx", &check) == 1) {
+            checked = check == (unsigned long long)XXH3_64bits_digest(hash);
+            continue;
+        }
+        XXH3_64bits_update(hash, line, strlen(line));
         kept_layer *l = &k->layers[k->count];
         unsigned long long batches, data_hash, points, skipped[5];
         long long last_fid;
@@ -1640,11 +1653,14 @@ static int sums_peek(const char *path, kept_records *k)
         l->batch_ids = malloc((l->batches + 1) * sizeof *l->batch_ids);
         k->count++;
         ok = l->batch_ids != NULL;
-        for (size_t b = 0; ok && b < l->batches; b++)
+        for (size_t b = 0; ok && b < l->batches; b++) {
             ok = fgets(line, sizeof line, f) && sscanf(line, "batch %32s", name) == 1 &&
                  parse_hex128(name, &l->batch_ids[b]);
+            if (ok) XXH3_64bits_update(hash, line, strlen(line));
+        }
     }
-    ok = ok && strcmp(line, "end\n") == 0;
+    ok = ok && checked && strcmp(line, "end\n") == 0;
+    XXH3_freeState(hash);
     fclose(f);
     if (!ok) kept_records_free(k);
     return ok;
@@ -1706,6 +1722,7 @@ static void sums_load(const char *path, kept_sums *s)
         ok = 0;
     }
     while (ok && fgets(line, sizeof line, f) && strcmp(line, "end\n") != 0) {
+        if (strncmp(line, "check ", 6) == 0) continue; /* the header's hash: the data's are checked below */
         unsigned long long batches = 0, data_hash = 0;
         if (stored_count == SUMS_MAX_LAYERS || sscanf(line, "layer %32s %llu %llx", text, &batches, &data_hash) != 3) {
             ok = 0;
@@ -1887,7 +1904,9 @@ static int sums_write(hm_ctx *ctx, const char *path, const kept_sums *s, const l
             used += (size_t)snprintf(header + used, header_size - used, "batch %s\n", hex);
         }
     }
-    used += (size_t)snprintf(header + used, header_size - used, "end\n");
+    /* The header's own hash: --kept-unchanged takes its counts and weights as they are. */
+    used += (size_t)snprintf(header + used, header_size - used, "check %016llx\nend\n",
+                             (unsigned long long)XXH3_64bits(header, used));
     hm_file_part *parts = malloc((1 + s->layer_count) * sizeof *parts);
     int status = parts ? HM_OK : hm_error(ctx, HM_ENOMEM, "out of memory");
     if (status == HM_OK) {
@@ -2119,7 +2138,7 @@ static int density_run(hm_ctx *ctx, const hm_density_options *o, GDALProgressFun
     else if (o->kept_unchanged && (o->rule != RADIUS_FIXED || o->radius_field))
         kept_why = "the bandwidths depend on every point";
     else if (o->kept_unchanged && o->extent == EXTENT_POINTS) kept_why = "the grid is the points' extent";
-    else if (o->kept_unchanged && !sums_peek(o->accumulator, &kept)) kept_why = "no kept sums of this format";
+    else if (o->kept_unchanged && !sums_peek(o->accumulator, &kept)) kept_why = "no kept sums, or damaged ones";
     int status = read_points(ctx, o, kept.count ? &kept : NULL, &points, &reports, &report_count);
     if (status == HM_OK && points.kept_unreadable) { /* a layer that SQLite could not read from a record on */
         kept_why = "a layer cannot be read from a record on";

@@ -142,5 +142,12 @@ if "$HM_BINARY" density new.gpkg -o x.tif "${args[@]}" --kept-unchanged 2>flag.l
   fail "--kept-unchanged without --accumulator was accepted"
 fi
 grep -q "needs --accumulator" flag.log || fail "--kept-unchanged alone: $(cat flag.log)"
+# A header changed by hand (the incidents' count here) is not taken on trust: its own hash no longer matches.
+"$HM_BINARY" density old.gpkg -o hd_old.tif "${like[@]}" --accumulator hd.sums -q
+sed -i -E '3s/^(layer [0-9a-f]+ [0-9]+ [0-9a-f]+ [0-9]+ )[0-9]+/\1999/' hd.sums
+grep -q '^layer [0-9a-f]* [0-9]* [0-9a-f]* [0-9]* 999 ' hd.sums || fail "the test did not change the header"
+"$HM_BINARY" density new.gpkg -o hd.tif "${like[@]}" --accumulator hd.sums --kept-unchanged 2>hd.log
+note hd.log | grep -q "no kept sums, or damaged ones" || fail "a changed header: $(cat hd.log)"
+cmp like_full.tif hd.tif || fail "a changed header: the surface is not the full computation's"
 echo "ok   --kept-unchanged falls back to reading every record where the kept sums cannot continue"
 echo "density_sums: all checks passed"
