@@ -15,8 +15,10 @@
 #include "csv.h"
 #include "harm.h"
 #include "hotspots.h"
+#include "layer_summary.h"
 #include "location.h"
 #include "qgis_project.h"
+#include "styles.h"
 #include "tempfiles.h"
 
 #include <cpl_conv.h>
@@ -64,6 +66,8 @@ struct hm_aggregate_options {
     size_t state_note_size;
     /* --kept-unchanged (harmmap update): the incidents the kept sums cover are vouched for, not read again. */
     int kept_unchanged;
+    /* hm_aggregate_options_set_layer_summaries: the pipeline's kept layer summaries, for the styles and metadata. */
+    const char *layer_summaries;
 };
 
 static const char aggregate_usage[] =
@@ -115,6 +119,11 @@ void hm_aggregate_options_free(hm_aggregate_options *options)
 void hm_aggregate_options_set_working_copy(hm_aggregate_options *options, const char *path)
 {
     if (options) options->working_copy = path;
+}
+
+void hm_aggregate_options_set_layer_summaries(hm_aggregate_options *options, const char *path)
+{
+    if (options) options->layer_summaries = path;
 }
 
 void hm_aggregate_options_set_state(hm_aggregate_options *options, const char *path, char *note, size_t note_size)
@@ -581,6 +590,7 @@ typedef struct agg_run {
     agg_derived computed[2];       /* and those of this run, to be kept */
     int neighbours_taken, neighbours_total; /* sets whose neighbours came from the state, of those with hot spots */
     size_t tests_taken, tests_total;        /* change tests likewise */
+    size_t summaries_continued;             /* layer summaries continued for the styles (the pipeline's) */
 } agg_run;
 
 static int table_has_column(sqlite3 *db, const char *table, const char *column)
@@ -3028,11 +3038,21 @@ static int write_outputs(agg_run *run)
         if (status == HM_OK) status = open_gpkg_for_writing(run, working_copy, &db);
         if (status == HM_OK && sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
             status = hm_error(ctx, HM_ESQL, "%s: cannot start a transaction: %s", working_copy, sqlite3_errmsg(db));
+        /* The records' summaries (categories, dates, rows) continued from those the pipeline keeps, when it vouches
+         * for the records they cover: the new rows read, not a million (layer_summary.h). Written by the qgis
+         * stage, not here. */
+        hm_gpkg_style_options styles = {0};
+        int continued = status == HM_OK && options->kept_unchanged && options->layer_summaries;
+        if (continued && !(styles.summaries = hm_layer_summaries_create(db)))
+            status = hm_error(ctx, HM_ENOMEM, "out of memory");
+        if (continued && status == HM_OK)
+            status = hm_layer_summaries_continue(ctx, styles.summaries, options->layer_summaries,
+                                                 &run->summaries_continued);
         if (status == HM_OK) {
             /* As hm_qgis_prepare_gpkg, on the connection without syncs. */
             const hm_run_parameter parameters[] = {{"population", options->population_path}, {"public", "no"}};
             const hm_run_description description = {"aggregate", run->result.started, parameters, 2, NULL};
-            status = hm_qgis_prepare_database(ctx, db, &description, NULL);
+            status = hm_qgis_prepare_database(ctx, db, &description, continued ? &styles : NULL);
             if (status == HM_OK && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
                 status = hm_error(ctx, HM_ESQL, "%s: commit failed: %s", working_copy, sqlite3_errmsg(db));
             if (status != HM_OK) {
@@ -3040,6 +3060,7 @@ static int write_outputs(agg_run *run)
                 hm_error_prefix(ctx, "%s", working_copy);
             }
         }
+        hm_layer_summaries_destroy(styles.summaries);
         sqlite3_close(db);
         run->seconds[4] = now_seconds() - clock;
     } else if (status == HM_OK) {
@@ -3089,8 +3110,8 @@ static void note_seconds(const agg_run *run)
     if (used >= options->state_note_size) return;
     snprintf(options->state_note + used, options->state_note_size - used,
              "; records %.2f s, statistics %.2f s, tables and report %.2f s, layers %.2f s, their styles and "
-             "metadata %.2f s; CPU %.2f s", run->seconds[0], run->seconds[1], run->seconds[2], run->seconds[3],
-             run->seconds[4], run->cpu_seconds);
+             "metadata %.2f s (%zu kept layer summaries continued); CPU %.2f s", run->seconds[0], run->seconds[1],
+             run->seconds[2], run->seconds[3], run->seconds[4], run->summaries_continued, run->cpu_seconds);
 }
 
 static void free_set(hm_ctx *ctx, hm_agg_set *set)

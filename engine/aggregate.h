@@ -51,6 +51,11 @@ void hm_aggregate_options_set_working_copy(hm_aggregate_options *options, const 
  * harm computed by aggregate. */
 void hm_aggregate_options_set_state(hm_aggregate_options *options, const char *path, char *note, size_t note_size);
 
+/* For the pipeline, which keeps the summaries of harmmap.gpkg's layers between runs (layer_summary.h): with
+ * --kept-unchanged, the styles and metadata written into the working copy continue those in `path` (borrowed)
+ * with the rows after them instead of reading every record. The file is not written here. */
+void hm_aggregate_options_set_layer_summaries(hm_aggregate_options *options, const char *path);
+
 /* Runs the aggregate job. progress may be NULL. */
 int hm_aggregate(hm_ctx *ctx, const hm_aggregate_options *options, GDALProgressFunc progress);
 

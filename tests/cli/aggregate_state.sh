@@ -196,10 +196,13 @@ same_as_six() {
 update_case as_left ":"
 grep -q "^incremental: sums of [0-9]* kept incidents (fid <= [0-9]*, unchanged since they were kept: not read again)" \
   <<<"$note" || fail "as_left: $note"
+# The styles aggregate writes continue the layer summaries the run kept (incidents, intelligence), too.
+grep -q "(2 kept layer summaries continued)" <<<"$note" || fail "as_left: the layer summaries were not continued: $note"
 same_as_six as_left
 # Replaced by a copy of itself (restored from a backup, say): checked, the same records, the kept sums used.
 update_case copied "cp harmmap.gpkg copy.gpkg && mv copy.gpkg harmmap.gpkg"
 grep -q "^incremental: sums of [0-9]* kept incidents (fid <= [0-9]*, checked by hash)" <<<"$note" || fail "copied: $note"
+grep -q "(0 kept layer summaries continued)" <<<"$note" || fail "copied: layer summaries continued: $note"
 same_as_six copied
 # The kept sums replaced by a copy: the same.
 update_case state_copied "cp .harmmap/aggregate.state s && mv s .harmmap/aggregate.state"
