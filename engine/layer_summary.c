@@ -324,7 +324,9 @@ int hm_layer_summaries_keep(hm_ctx *ctx, const hm_layer_summaries *s, const char
     char *text = sqlite3_str_finish(out);
     if (!text) return hm_error(ctx, HM_ENOMEM, "out of memory");
     hm_file_part part = {text, (size_t)length};
-    int status = hm_write_parts_atomically(ctx, path, &part, 1, HM_WRITE_NO_SYNC);
+    /* Owner-only: it counts the intelligence records by grade. Not synced: the pipeline records its identity, and
+     * a file lost to a power cut only makes the next update read every record. */
+    int status = hm_write_parts_atomically(ctx, path, &part, 1, HM_WRITE_OWNER_ONLY | HM_WRITE_NO_SYNC);
     sqlite3_free(text);
     return status;
 }

@@ -63,4 +63,12 @@ for mask in 022 027 077; do
     true
   )
 done
+# The pipeline's kept state (.harmmap/: sums per area and per cell, counts by grade) is made from the
+# intelligence too: owner-only at the usual umask.
+(umask 022 && "$HM_BINARY" run -q "$sample/project.ini" -o "$work/pipeline") || fail "harmmap run failed"
+for kept in density.sums aggregate.state layer_summaries; do
+  [ -f "$work/pipeline/.harmmap/$kept" ] || fail "no .harmmap/$kept after a run"
+  [ "$(mode "$work/pipeline/.harmmap/$kept")" = 600 ] ||
+    fail ".harmmap/$kept has mode $(mode "$work/pipeline/.harmmap/$kept"): it is made from intelligence"
+done
 echo "permissions: outputs respect umask 022, 027, 077; intelligence and what is made from it owner-only"
