@@ -2081,6 +2081,19 @@ static void CPL_STDCALL gdal_message(CPLErr level, CPLErrorNum number, const cha
 static int density_run(hm_ctx *ctx, const hm_density_options *o, GDALProgressFunc progress,
                        hm_density_summary *summary);
 
+/* What was read after the kept records forgotten, every record read (--kept-unchanged could not be used). */
+static int read_every_record(hm_ctx *ctx, const hm_density_options *o, kept_records *kept, point_set *points,
+                             layer_report **reports, size_t *report_count)
+{
+    kept_records_free(kept);
+    point_set_free(points);
+    points->with_radius = o->radius_field != NULL;
+    free(*reports);
+    *reports = NULL;
+    *report_count = 0;
+    return read_points(ctx, o, NULL, points, reports, report_count);
+}
+
 /* The records skipped and the points of all records, read or kept (--kept-unchanged); the total weight layer by
  * layer, each layer's added point by point in fid order (what the kept sums can continue). */
 static void count_totals(const point_set *points, const layer_report *reports, size_t report_count, size_t *rejected,
@@ -2142,12 +2155,7 @@ static int density_run(hm_ctx *ctx, const hm_density_options *o, GDALProgressFun
     int status = read_points(ctx, o, kept.count ? &kept : NULL, &points, &reports, &report_count);
     if (status == HM_OK && points.kept_unreadable) { /* a layer that SQLite could not read from a record on */
         kept_why = "a layer cannot be read from a record on";
-        kept_records_free(&kept);
-        point_set_free(&points);
-        points.with_radius = o->radius_field != NULL;
-        free(reports);
-        reports = NULL;
-        status = read_points(ctx, o, NULL, &points, &reports, &report_count);
+        status = read_every_record(ctx, o, &kept, &points, &reports, &report_count);
     }
     point_set_close_batches(&points);
     verbose_time(ctx, "read the points", &clock);
@@ -2267,12 +2275,7 @@ static int density_run(hm_ctx *ctx, const hm_density_options *o, GDALProgressFun
             char why[256];
             snprintf(why, sizeof why, "%s", sums.note[0] ? sums.note : "the kept sums do not continue");
             kept_sums_free(&sums);
-            kept_records_free(&kept);
-            point_set_free(&points);
-            points.with_radius = o->radius_field != NULL;
-            free(reports);
-            reports = NULL;
-            status = read_points(ctx, o, NULL, &points, &reports, &report_count);
+            status = read_every_record(ctx, o, &kept, &points, &reports, &report_count);
             point_set_close_batches(&points);
             count_totals(&points, reports, report_count, &rejected, &point_total, &total_weight);
             if (status == HM_OK)
