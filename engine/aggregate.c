@@ -542,6 +542,9 @@ typedef struct agg_derived {
     size_t test_count;    /* 0, or one change test per area */
     long long *test_first, *test_last; /* the counts of the first and last period each test was made for */
     double *test_p;
+    uint64_t outlines_key; /* the geometries and the report's outline form the outlines were drawn for; 0: none */
+    size_t outline_count;  /* wards only: the report's maps (hm_agg_result.ward_outlines) */
+    char **outlines;
 } agg_derived;
 
 /* Records whose harm is 0 for want of a weight (geocode's harm_flag), by category, counted while reading: the
@@ -1479,7 +1482,7 @@ static double get_double(agg_reader *reader)
     return v;
 }
 
-static const char state_magic[8] = {'H', 'M', 'A', 'G', 'G', 'S', '0', '3'};
+static const char state_magic[8] = {'H', 'M', 'A', 'G', 'G', 'S', '0', '4'};
 
 /* Sets the note (more 0) or continues it (more 1), here and in the caller's copy. */
 static void state_note_more(agg_run *run, int more, const char *format, va_list args)
@@ -1551,19 +1554,26 @@ static int compute_identity(agg_run *run)
 
 /* ---- kept sums: derived figures ----
  *
- * Two figures depend on no record and cost as much as everything else a continued pass computes: which areas are
- * neighbours (GEOS distances between every pair of nearby polygons, for the hot spots) and the change tests (a
- * binomial sum over every possible count, per area). The state keeps them after the sums, each with what it was
- * computed from, and a later pass takes a figure from there when that is unchanged, else computes it:
+ * Three figures depend on no record, or on few, and cost as much as everything else a continued pass does: which
+ * areas are neighbours (GEOS distances between every pair of nearby polygons, for the hot spots), the change tests
+ * (a binomial sum over every possible count, per area) and the report's outlines. The state keeps them after the
+ * sums, each with what it was computed from, and a later pass takes a figure from there when that is unchanged,
+ * else computes it:
  *   - the neighbour pairs of a set, with a key of the set's geometries (the WKB of each area, in index order), the
  *     tolerance and the number of areas (outline_key);
  *   - each area's test p-value, with the first and last period's counts it was made for (the periods themselves
- *     are in the state's identity). A week's records outside the last period change no test.
- * Both are pure functions of what is kept with them, so a figure taken from the state has the bits a new
- * computation gives; the state written holds this pass's figures, computed or taken, and is a full pass's. */
+ *     are in the state's identity). A week's records outside the last period change no test;
+ *   - the wards' outlines on the report's maps (simplified SVG paths, most of the report's time), with a key of
+ *     the wards' geometries and the report's outline form (hm_agg_outline_form).
+ * Each is a pure function of what is kept with it, so a figure taken from the state has the bits a new
+ * computation gives; the state written holds this pass's figures, computed or taken, and is a full pass's. A
+ * change to what hm_neighbours_queen or hm_poisson_change_test compute must therefore change state_magic (the
+ * outlines have their form string). */
 
 static void free_derived(agg_derived *derived)
 {
+    for (size_t k = 0; derived->outlines && k < derived->outline_count; k++) free(derived->outlines[k]);
+    free(derived->outlines);
     free(derived->pairs);
     free(derived->test_first);
     free(derived->test_last);
@@ -1581,6 +1591,14 @@ static uint64_t outline_key(const agg_run *run, int which, size_t count)
     return hash ? hash : 1; /* 0 means none */
 }
 
+/* The key of the wards' outlines on the report's maps. */
+static uint64_t outlines_key(const agg_run *run)
+{
+    const char *form = hm_agg_outline_form();
+    uint64_t hash = hash_bytes(hash_word(run->outline_hash[0], (uint64_t)run->result.wards.count), form, strlen(form));
+    return hash ? hash : 1;
+}
+
 static void put_derived(const agg_derived *derived, agg_bytes *bytes)
 {
     put_u64(bytes, derived->outline_key);
@@ -1591,6 +1609,15 @@ static void put_derived(const agg_derived *derived, agg_bytes *bytes)
         put_i64(bytes, derived->test_first[k]);
         put_i64(bytes, derived->test_last[k]);
         put_double(bytes, derived->test_p[k]);
+    }
+    int outlines = derived->outlines_key != 0;
+    for (size_t k = 0; outlines && k < derived->outline_count; k++) outlines = derived->outlines[k] != NULL;
+    put_u64(bytes, outlines ? derived->outlines_key : 0);
+    put_u64(bytes, outlines ? derived->outline_count : 0);
+    for (size_t k = 0; outlines && k < derived->outline_count; k++) {
+        size_t length = strlen(derived->outlines[k]);
+        put_u64(bytes, length);
+        bytes_put(bytes, derived->outlines[k], length);
     }
 }
 
@@ -1625,6 +1652,24 @@ static void get_derived(agg_reader *reader, size_t areas, agg_derived *derived)
         derived->test_p[k] = get_double(reader);
     }
     derived->test_count = reader->failed ? 0 : tests;
+    derived->outlines_key = get_u64(reader);
+    uint64_t outlines = get_u64(reader);
+    if (reader->failed || (outlines != 0 && outlines != areas)) {
+        reader->failed = 1;
+        return;
+    }
+    derived->outlines = calloc(outlines ? outlines : 1, sizeof *derived->outlines);
+    if (!derived->outlines) reader->failed = 1;
+    for (uint64_t k = 0; !reader->failed && k < outlines; k++) {
+        uint64_t length = get_u64(reader);
+        if (reader->failed || length > reader->bytes->size || !(derived->outlines[k] = malloc(length + 1))) {
+            reader->failed = 1;
+            break;
+        }
+        derived->outline_count = k + 1;
+        get(reader, derived->outlines[k], length);
+        derived->outlines[k][length] = '\0';
+    }
 }
 
 /* The neighbours of a set's `count` areas: from the state when its key matches, else found (and kept). */
@@ -1665,6 +1710,40 @@ static int set_neighbours(agg_run *run, int which, const GEOSGeometry *const *ge
     }
     kept->outline_key = key;
     return HM_OK;
+}
+
+/* Whether the wards' outlines kept with the state are those the report would draw now. */
+static int outlines_kept(const agg_run *run)
+{
+    const agg_derived *cached = &run->cached[0];
+    return run->state_enabled && cached->outlines_key == outlines_key(run) &&
+           cached->outline_count == run->result.wards.count;
+}
+
+/* Before the report: the wards' outlines from the state when they fit, else empty slots the report fills. */
+static void take_outlines(agg_run *run)
+{
+    if (!run->state_enabled) return;
+    size_t count = run->result.wards.count;
+    char **outlines = calloc(count ? count : 1, sizeof *outlines);
+    if (!outlines) return; /* the report draws them, nothing is kept */
+    if (outlines_kept(run))
+        for (size_t k = 0; k < count; k++) {
+            outlines[k] = run->cached[0].outlines[k];
+            run->cached[0].outlines[k] = NULL;
+        }
+    run->result.ward_outlines = outlines;
+}
+
+/* After it: kept with this pass's derived figures. */
+static void keep_outlines(agg_run *run)
+{
+    if (!run->result.ward_outlines) return;
+    agg_derived *kept = &run->computed[0];
+    kept->outlines = run->result.ward_outlines;
+    kept->outline_count = run->result.wards.count;
+    kept->outlines_key = outlines_key(run);
+    run->result.ward_outlines = NULL;
 }
 
 /* The change test of area `index` of a set: from the state when made for the same counts, else computed (and
@@ -3023,7 +3102,11 @@ static int write_outputs(agg_run *run)
         if (status != HM_OK) break;
         if (f == 0) status = write_csv(run, &run->result.wards, file->temp);
         if (f == 1) status = write_csv(run, &run->result.beats, file->temp);
-        if (f == 2) status = hm_agg_write_report(ctx, &run->result, file->temp);
+        if (f == 2) {
+            take_outlines(run);
+            status = hm_agg_write_report(ctx, &run->result, file->temp);
+            keep_outlines(run);
+        }
     }
     /* In a working copy the caller owns (the pipeline's one write of harmmap.gpkg per run or update), the layers,
      * styles and metadata go straight into it: the caller flushes it and renames it over input_path. */
@@ -3202,8 +3285,9 @@ int hm_aggregate(hm_ctx *ctx, const hm_aggregate_options *options, GDALProgressF
     if (status == HM_OK) status = compute(&run);
     run.seconds[1] = now_seconds() - clock;
     if (status == HM_OK && run.state_enabled)
-        state_note_append(&run, "; from the kept sums too: the neighbours of %d of %d layers, %zu of %zu change tests",
-                          run.neighbours_taken, run.neighbours_total, run.tests_taken, run.tests_total);
+        state_note_append(&run, "; from the kept sums too: the neighbours of %d of %d layers, %zu of %zu change tests, "
+                          "%s", run.neighbours_taken, run.neighbours_total, run.tests_taken, run.tests_total,
+                          outlines_kept(&run) ? "the report's ward outlines" : "not the report's ward outlines");
     if (status == HM_OK && progress) progress(0.7, "statistics computed", NULL);
     if (status == HM_OK) status = write_outputs(&run);
     if (status == HM_OK && run.state_enabled) save_state(&run);

@@ -89,7 +89,14 @@ typedef struct hm_agg_result {
     long long withheld_intelligence; /* --public: intelligence left out (handling code not P) */
     long long partial_month_records; /* month-dated records in a month a period only partly covers */
     double placed_harm_total;        /* sum over the records placed in a ward (conservation check) */
+    /* The wards' outlines on the report's maps (SVG path data), one per ward, or NULL: the report makes those
+     * missing and leaves them here, and aggregate keeps them with its sums (they depend on the boundaries only). */
+    char **ward_outlines;
 } hm_agg_result;
+
+/* What the outlines depend on besides the boundaries (map size, simplification, number format), for the key they
+ * are kept with. */
+const char *hm_agg_outline_form(void);
 
 /* Writes the self-contained HTML report. */
 int hm_agg_write_report(hm_ctx *ctx, const hm_agg_result *result, const char *path);

@@ -18,6 +18,8 @@
 
 #define MAP_WIDTH 640.0
 #define MAP_MAX_HEIGHT 640.0
+#define HM_AGG_TEXT(x) #x
+#define HM_AGG_STRINGIFY(x) HM_AGG_TEXT(x)
 #define BAR_COUNT 10
 
 static const char *const ramp[5] = {"#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"};
@@ -146,11 +148,36 @@ static int class_of(double value, const double breaks[5])
 
 typedef enum map_kind { MAP_DENSITY, MAP_HOTSPOTS } map_kind;
 
-/* `outlines` (may be NULL) holds each area's outline simplified to about a pixel, made by the first map that
- * needs it: both ward maps draw the same outlines in the same frame, and simplifying them is most of the report's
- * time. The caller destroys them. */
+/* Change this with anything that changes outline_path's text (aggregate keeps outlines with its sums). */
+const char *hm_agg_outline_form(void)
+{
+    static const char form[] = "outline 1: " HM_AGG_STRINGIFY(MAP_WIDTH) "x" HM_AGG_STRINGIFY(MAP_MAX_HEIGHT)
+                               ", TopologyPreserveSimplify 0.7 px, M/L/Z %.1f";
+    return form;
+}
+
+/* An area's outline simplified to about a pixel, as SVG path data in the frame (malloc'd; NULL out of memory). */
+static char *outline_path(GEOSContextHandle_t geos, const hm_agg_area *area, const map_frame *frame)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *memory = open_memstream(&text, &size);
+    if (!memory) return NULL;
+    GEOSGeometry *simple = GEOSTopologyPreserveSimplify_r(geos, area->geos, 0.7 / frame->scale);
+    write_path_data(memory, geos, simple ? simple : area->geos, frame);
+    if (simple) GEOSGeom_destroy_r(geos, simple);
+    if (fclose(memory) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+/* `outlines` (may be NULL) holds each area's outline_path, made by the first map that needs it: both ward maps
+ * draw the same outlines in the same frame, and simplifying them is most of the report's time. The caller frees
+ * them (or keeps them: hm_agg_result.ward_outlines). */
 static void write_map(FILE *file, hm_ctx *ctx, const hm_agg_result *result, const hm_agg_set *set, map_kind kind,
-                      GEOSGeometry **outlines)
+                      char **outlines)
 {
     map_frame frame = {0};
     if (!frame_of(ctx, set, &frame)) {
@@ -160,7 +187,6 @@ static void write_map(FILE *file, hm_ctx *ctx, const hm_agg_result *result, cons
     GEOSContextHandle_t geos = hm_ctx_geos(ctx);
     double breaks[5];
     size_t defined = quantile_breaks(set, breaks);
-    double tolerance = 0.7 / frame.scale; /* about a pixel */
     fprintf(file, "<svg class=\"map\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" "
             "height=\"%.0f\" role=\"img\">\n", frame.width, frame.height, frame.width, frame.height);
     fputs("<defs><pattern id=\"hatch\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" "
@@ -185,19 +211,17 @@ static void write_map(FILE *file, hm_ctx *ctx, const hm_agg_result *result, cons
             hm_agg_format_number(area->gi.z, 2, number, sizeof number);
             snprintf(label, sizeof label, "Gi* z %s%s%s", number, *area->gi_class ? ", " : "", area->gi_class);
         }
-        GEOSGeometry *simple = outlines ? outlines[i] : NULL;
-        if (!simple) simple = GEOSTopologyPreserveSimplify_r(geos, area->geos, tolerance);
-        if (outlines) outlines[i] = simple;
-        fprintf(file, "<path fill=\"%s\" d=\"", fill);
-        write_path_data(file, geos, simple ? simple : area->geos, &frame);
-        fputs("\"><title>", file);
+        char *outline = outlines ? outlines[i] : NULL;
+        if (!outline) outline = outline_path(geos, area, &frame);
+        if (outlines) outlines[i] = outline;
+        fprintf(file, "<path fill=\"%s\" d=\"%s\"><title>", fill, outline ? outline : "");
         write_escaped(file, area->code);
         fputs(" ", file);
         write_escaped(file, area->name);
         fputs(": ", file);
         write_escaped(file, label);
         fputs("</title></path>\n", file);
-        if (simple && !outlines) GEOSGeom_destroy_r(geos, simple);
+        if (!outlines) free(outline);
     }
     fputs("</svg>\n", file);
     fputs("<div class=\"legend\">", file);
@@ -413,16 +437,16 @@ int hm_agg_write_report(hm_ctx *ctx, const hm_agg_result *result, const char *pa
           "thefts), so a ward's total can rest on a few records: see <em>Top categories</em> and <em>Few "
           "records?</em> before acting on a rank.</div>\n", file);
 
-    GEOSGeometry **outlines = calloc(wards->count ? wards->count : 1, sizeof *outlines);
+    char **outlines = result->ward_outlines ? result->ward_outlines : calloc(wards->count ? wards->count : 1,
+                                                                             sizeof *outlines);
     fputs("<h2>Harm per km² by ward</h2>\n", file);
     write_map(file, ctx, result, wards, MAP_DENSITY, outlines);
     fputs("<h2>Hot spots between wards</h2>\n<p>", file);
     write_escaped(file, wards->hotspot_note);
     fputs(". Significance after controlling the false discovery rate (Benjamini-Hochberg) at 5%.</p>\n", file);
     if (wards->hotspots_computed) write_map(file, ctx, result, wards, MAP_HOTSPOTS, outlines);
-    for (size_t i = 0; outlines && i < wards->count; i++)
-        if (outlines[i]) GEOSGeom_destroy_r(hm_ctx_geos(ctx), outlines[i]);
-    free(outlines);
+    for (size_t i = 0; outlines != result->ward_outlines && outlines && i < wards->count; i++) free(outlines[i]);
+    if (outlines != result->ward_outlines) free(outlines);
 
     fprintf(file, "<h2>Highest-harm wards</h2>\n");
     write_bars(file, wards, 0, result->unit);

@@ -53,7 +53,8 @@
 typedef struct hm_neighbours hm_neighbours;
 
 /* Queen contiguity of the polygons (any GEOS polygonal geometry, made with ctx's GEOS handle), neighbours when
- * within tolerance_m of each other. */
+ * within tolerance_m of each other. aggregate keeps the result (and the change tests' below) between runs: a
+ * change to what either computes must change its state's version (aggregate.c, "derived figures"). */
 int hm_neighbours_queen(hm_ctx *ctx, const GEOSGeometry *const *polygons, size_t count, double tolerance_m,
                         hm_neighbours **out);
 /* From explicit pairs (i, j), i != j, both < count; duplicates and order do not matter. For tests and for

@@ -9,8 +9,9 @@
 # state file is damaged makes the full pass and says so in run.json; an update that finds harmmap.gpkg and the
 # sums as the run left them does not read the kept incidents, and one that finds them touched (edited in place,
 # edited with its time put back, replaced by a copy) checks them, with a full run's outputs each time. The
-# neighbours and change tests kept with the sums are taken when what they were made from is unchanged: the same
-# outputs either way, and a changed boundary or tolerance, or changed period counts, make them again.
+# neighbours, change tests and the report's ward outlines kept with the sums are taken when what they were made
+# from is unchanged: the same outputs either way, and a changed boundary or tolerance, or changed period counts,
+# make them again.
 source "$(dirname "$0")/pipeline_lib.sh"
 cd "$work"
 
@@ -97,6 +98,7 @@ cp six.state again.state
 aggregate_case again six.gpkg "$work/again.state"
 tests=$(sed -n 's/.*the neighbours of 2 of 2 layers, \([0-9]*\) of \([0-9]*\) change tests.*/\1 \2/p' again.log)
 [ -n "$tests" ] && [ "${tests% *}" = "${tests#* }" ] || fail "again: expected every figure from the kept sums: $(cat again.log)"
+expect_in_note again "change tests, the report's ward outlines"
 same_as_full again
 cmp again.state six.state || fail "the state with derived figures taken differs from the full pass's"
 # Another tolerance: the neighbours are found again (the tests are kept).
@@ -112,7 +114,7 @@ sql_edit moved.gpkg "UPDATE wards SET geom = (SELECT geom FROM wards w WHERE w.f
 aggregate_case moved_full moved.gpkg ""
 cp six.state moved.state
 aggregate_case moved moved.gpkg "$work/moved.state"
-expect_in_note moved "the neighbours of 1 of 2 layers"
+expect_in_note moved "the neighbours of 1 of 2 layers, [0-9]* of [0-9]* change tests, not the report's ward outlines"
 diff moved_full.dump moved.dump >/dev/null || fail "moved: harmmap.gpkg differs from the full pass"
 for f in ward_harm.csv beat_harm.csv report.html; do cmp moved_full/out/$f moved/out/$f || fail "moved: $f differs from the full pass"; done
 diff full.dump moved_full.dump >/dev/null && fail "moved: the swapped boundaries changed nothing"
