@@ -131,6 +131,12 @@ int hm_raster_source_open(hm_ctx *ctx, const char *path, hm_raster_source **out)
     hm_raster_source *source = calloc(1, sizeof *source);
     if (!source) return hm_error(ctx, HM_ENOMEM, "out of memory");
     int status = HM_OK;
+    /* The whole surface is read before any tile is drawn: a GeoTIFF's compressed blocks are decoded on every
+     * processor (GDAL_NUM_THREADS, which GDAL 3.6's GTiff reads when the file is opened), unless the user
+     * set GDAL_NUM_THREADS. */
+    char *user_threads = CPLStrdup(CPLGetThreadLocalConfigOption("GDAL_NUM_THREADS", NULL));
+    if (!CPLGetConfigOption("GDAL_NUM_THREADS", NULL))
+        CPLSetThreadLocalConfigOption("GDAL_NUM_THREADS", "ALL_CPUS");
     CPLPushErrorHandler(CPLQuietErrorHandler);
     CPLErrorReset();
     GDALDatasetH dataset =
@@ -184,6 +190,8 @@ int hm_raster_source_open(hm_ctx *ctx, const char *path, hm_raster_source **out)
     source->value_max = valid ? hi : 0;
 done:
     if (dataset) GDALClose(dataset);
+    CPLSetThreadLocalConfigOption("GDAL_NUM_THREADS", user_threads[0] ? user_threads : NULL);
+    CPLFree(user_threads);
     if (status != HM_OK) source = hm_raster_source_destroy(source);
     *out = source;
     return status;
