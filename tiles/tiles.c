@@ -147,9 +147,9 @@ static int same_hash(hm_hash128 a, hm_hash128 b)
 /* Before warping: the same source window as last time. After drawing (pixels_hash given): the same palette
  * indices as last time, hence the same PNG bytes (png_encode.h: they follow from the indices and the
  * settings, which the settings hash holds fixed). */
-static int reuse_tile(void *user, int zoom, int x, int y, hm_hash128 source_hash, const hm_hash128 *pixels_hash,
-                      int *was_empty, hm_hash128 *png_hash, hm_hash128 *known_pixels_hash,
-                      int *has_known_pixels_hash)
+static int reuse_tile(void *user, int zoom, int x, int y, hm_hash128 source_hash,
+                      const hm_hash128 *pixels_hash, int *was_empty, hm_hash128 *png_hash,
+                      hm_hash128 *known_pixels_hash, int *has_known_pixels_hash)
 {
     job *j = user;
     if (!j->reuse_allowed) return 0;
@@ -428,8 +428,15 @@ static int tileset_build(hm_ctx *ctx, const hm_tileset_options *o, GDALProgressF
     settings.check_direct_warp = getenv("HM_TILES_CHECK_DIRECT_WARP") != NULL;
     settings.threads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (settings.threads < 1) settings.threads = 1;
+    /* The viewer's overlay is converted meanwhile (viewer.h); it is waited for even when drawing fails. */
+    hm_viewer_overlay *overlay = NULL;
+    if (o->overlay_path && (status = hm_viewer_overlay_start(ctx, hm_tile_store_dir(j.store), o->overlay_path,
+                                                             o->overlay_layer, &overlay)) != HM_OK)
+        goto done;
     status = hm_render_tiles(ctx, source, &settings, reuse_tile, commit_tiles, &j, progress, progress_data,
                              &summary->counts);
+    int overlay_status = hm_viewer_overlay_finish(status == HM_OK ? ctx : NULL, overlay);
+    if (status == HM_OK) status = overlay_status;
     if (status != HM_OK) goto done;
     int manifest_failed = ferror(j.manifest_file);
     if (fclose(j.manifest_file) != 0 || manifest_failed) {
@@ -463,7 +470,8 @@ static int tileset_build(hm_ctx *ctx, const hm_tileset_options *o, GDALProgressF
                              ramp.name,
                              o->overlay_path,
                              o->overlay_layer,
-                             o->leaflet_dir};
+                             o->leaflet_dir,
+                             o->overlay_path != NULL};
     if ((status = hm_viewer_write(ctx, hm_tile_store_dir(j.store), &viewer)) != HM_OK) goto done;
 
     if (j.mbtiles) {

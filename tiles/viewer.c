@@ -10,6 +10,7 @@
 #include <gdal.h>
 #include <gdal_utils.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,20 +75,20 @@ static int copy_leaflet(hm_ctx *ctx, const char *dir, const char *leaflet_dir)
 }
 
 /* The overlay as `var hmOverlay = <GeoJSON>;` in overlay.js, via GDALVectorTranslate to WGS84. */
-static int write_overlay(hm_ctx *ctx, const char *dir, const hm_viewer_info *info)
+static int write_overlay(hm_ctx *ctx, const char *dir, const char *overlay_path, const char *overlay_layer)
 {
     CPLPushErrorHandler(CPLQuietErrorHandler);
     CPLErrorReset();
-    GDALDatasetH source = GDALOpenEx(
-        info->overlay_path, GDAL_OF_VECTOR | GDAL_OF_READONLY | GDAL_OF_VERBOSE_ERROR, NULL, NULL, NULL);
+    GDALDatasetH source =
+        GDALOpenEx(overlay_path, GDAL_OF_VECTOR | GDAL_OF_READONLY | GDAL_OF_VERBOSE_ERROR, NULL, NULL, NULL);
     CPLPopErrorHandler();
     if (!source)
-        return hm_error(ctx, HM_EGDAL, "--overlay %s: cannot open as a vector file: %s", info->overlay_path,
+        return hm_error(ctx, HM_EGDAL, "--overlay %s: cannot open as a vector file: %s", overlay_path,
                         CPLGetLastErrorMsg());
     char *argv[] = {"-f",   "GeoJSON",     "-t_srs", "EPSG:4326",
                     "-lco", "RFC7946=YES", "-lco",   "COORDINATE_PRECISION=6",
                     NULL,   NULL};
-    if (info->overlay_layer) argv[8] = (char *)info->overlay_layer;
+    if (overlay_layer) argv[8] = (char *)overlay_layer;
     const char *memory_path = "/vsimem/harmmap_overlay.geojson";
     GDALVectorTranslateOptions *options = GDALVectorTranslateOptionsNew(argv, NULL);
     int usage_error = 0;
@@ -102,8 +103,7 @@ static int write_overlay(hm_ctx *ctx, const char *dir, const hm_viewer_info *inf
         return hm_error(ctx, HM_EGDAL,
                         "--overlay %s: cannot convert to GeoJSON in WGS84: %s (does it have a "
                         "CRS%s?)",
-                        info->overlay_path, CPLGetLastErrorMsg(),
-                        info->overlay_layer ? " and that layer" : "");
+                        overlay_path, CPLGetLastErrorMsg(), overlay_layer ? " and that layer" : "");
     }
     GDALClose(out);
     vsi_l_offset length = 0;
@@ -166,8 +166,8 @@ int hm_viewer_write(hm_ctx *ctx, const char *dir, const hm_viewer_info *info)
                 probe);
     }
     int have_overlay = info->overlay_path != NULL;
-    if (have_overlay) {
-        int status = write_overlay(ctx, dir, info);
+    if (have_overlay && !info->overlay_written) {
+        int status = write_overlay(ctx, dir, info->overlay_path, info->overlay_layer);
         if (status != HM_OK) return status;
     }
 
@@ -249,4 +249,60 @@ int hm_viewer_write(hm_ctx *ctx, const char *dir, const hm_viewer_info *info)
     int failed = ferror(f);
     if (fclose(f) != 0 || failed) return hm_error(ctx, HM_EIO, "%s: cannot write: %s", path, strerror(errno));
     return HM_OK;
+}
+
+struct hm_viewer_overlay {
+    pthread_t thread;
+    hm_ctx *ctx; /* the thread's errors */
+    char *dir, *path, *layer;
+    int status;
+};
+
+static void *overlay_main(void *arg)
+{
+    hm_viewer_overlay *o = arg;
+    o->status = write_overlay(o->ctx, o->dir, o->path, o->layer);
+    return NULL;
+}
+
+static hm_viewer_overlay *overlay_free(hm_viewer_overlay *o)
+{
+    hm_ctx_destroy(o->ctx);
+    free(o->dir);
+    free(o->path);
+    free(o->layer);
+    free(o);
+    return NULL;
+}
+
+int hm_viewer_overlay_start(hm_ctx *ctx, const char *dir, const char *overlay_path, const char *overlay_layer,
+                            hm_viewer_overlay **out)
+{
+    *out = NULL;
+    hm_viewer_overlay *o = calloc(1, sizeof *o);
+    if (!o) return hm_error(ctx, HM_ENOMEM, "out of memory");
+    o->ctx = hm_ctx_create();
+    o->dir = strdup(dir);
+    o->path = strdup(overlay_path);
+    o->layer = overlay_layer ? strdup(overlay_layer) : NULL;
+    if (!o->ctx || !o->dir || !o->path || (overlay_layer && !o->layer)) {
+        overlay_free(o);
+        return hm_error(ctx, HM_ENOMEM, "out of memory");
+    }
+    if (pthread_create(&o->thread, NULL, overlay_main, o) != 0) {
+        overlay_free(o);
+        return hm_error(ctx, HM_EINTERNAL, "cannot start a thread for --overlay");
+    }
+    *out = o;
+    return HM_OK;
+}
+
+int hm_viewer_overlay_finish(hm_ctx *ctx, hm_viewer_overlay *o)
+{
+    if (!o) return HM_OK;
+    pthread_join(o->thread, NULL);
+    int status = o->status;
+    if (status != HM_OK && ctx) status = hm_error(ctx, hm_error_code(o->ctx), "%s", hm_error_message(o->ctx));
+    overlay_free(o);
+    return status;
 }

@@ -25,9 +25,20 @@ typedef struct hm_viewer_info {
     const char *overlay_path;  /* any OGR vector source, or NULL */
     const char *overlay_layer; /* NULL: the first layer */
     const char *leaflet_dir;   /* NULL: HM_LEAFLET_DIR */
+    int overlay_written;       /* overlay.js is there already (hm_viewer_overlay_start) */
 } hm_viewer_info;
 
-/* Writes index.html (and leaflet.js, leaflet.css, images/, overlay.js) into `dir`. */
+/* Writes index.html (and leaflet.js, leaflet.css, images/, overlay.js unless overlay_written) into `dir`. */
 int hm_viewer_write(hm_ctx *ctx, const char *dir, const hm_viewer_info *info);
+
+/* overlay.js depends on the overlay alone and its conversion takes a quarter of a second for 400 wards, so
+ * tiles.c writes it on a thread of its own while the tiles are drawn: start (which copies the paths it
+ * needs), then finish, which waits for the thread and returns HM_OK or the conversion's error (as
+ * hm_viewer_write would have reported it). finish must be called once for every started overlay, whatever
+ * happens meanwhile. */
+typedef struct hm_viewer_overlay hm_viewer_overlay;
+int hm_viewer_overlay_start(hm_ctx *ctx, const char *dir, const char *overlay_path, const char *overlay_layer,
+                            hm_viewer_overlay **out);
+int hm_viewer_overlay_finish(hm_ctx *ctx /* NULL: do not report */, hm_viewer_overlay *overlay);
 
 #endif
