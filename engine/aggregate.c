@@ -64,9 +64,9 @@ struct hm_aggregate_options {
     const char *state_path;
     char *state_note;
     size_t state_note_size;
-    /* --kept-unchanged (harmmap update): the incidents the kept sums cover are vouched for, not read again. */
+    /* --kept-unchanged (harmmap update): the kept sums' incidents are vouched for, not read again. */
     int kept_unchanged;
-    /* hm_aggregate_options_set_layer_summaries: the pipeline's kept layer summaries, for the styles and metadata. */
+    /* hm_aggregate_options_set_layer_summaries: the pipeline's kept summaries, for the styles and metadata. */
     const char *layer_summaries;
 };
 
@@ -584,16 +584,18 @@ typedef struct agg_run {
     double incident_placed_harm;   /* placed_harm_total after the incidents */
     agg_bytes snapshot;            /* the state after the incidents, to be written */
     char state_note[512];          /* which pass ran and why */
-    /* Where the time went, for the note: reading, statistics, CSVs and report, layers, styles and metadata; and
-     * the processor time of the whole command (its thread's: the pipeline runs other stages beside it). */
+    /* Where the time went, for the note: reading, statistics, CSVs and report, layers, styles and metadata;
+     * and the processor time of the whole command (its thread's: the pipeline runs other stages beside it).
+     */
     double seconds[5], cpu_seconds;
-    agg_flagged flagged[2];        /* incidents, intelligence */
-    uint64_t outline_hash[2];      /* of the wards' and the beats' geometries (WKB, in index order) */
-    agg_derived cached[2];         /* derived figures read with the state (wards, beats) */
-    agg_derived computed[2];       /* and those of this run, to be kept */
-    int neighbours_taken, neighbours_total; /* sets whose neighbours came from the state, of those with hot spots */
-    size_t tests_taken, tests_total;        /* change tests likewise */
-    size_t summaries_continued;             /* layer summaries continued for the styles (the pipeline's) */
+    agg_flagged flagged[2];   /* incidents, intelligence */
+    uint64_t outline_hash[2]; /* of the wards' and the beats' geometries (WKB, in index order) */
+    agg_derived cached[2];    /* derived figures read with the state (wards, beats) */
+    agg_derived computed[2];  /* and those of this run, to be kept */
+    /* Sets whose neighbours came from the state, of those with hot spots; change tests likewise. */
+    int neighbours_taken, neighbours_total;
+    size_t tests_taken, tests_total;
+    size_t summaries_continued; /* layer summaries continued for the styles (the pipeline's) */
 } agg_run;
 
 static int table_has_column(sqlite3 *db, const char *table, const char *column)
@@ -1382,33 +1384,35 @@ static void describe_unweighted(agg_run *run)
 /* ---- kept sums ----
  *
  * The sums of a full pass are sums in record order: the incidents in fid order, then the intelligence in fid
- * order (read_records), each record added to its ward's and beat's accumulators (add_record: counts, harm, harm
- * per period and per category, the largest record harms) and to placed_harm_total. Floating-point addition is
- * not associative, so only the same additions in the same order give the same bits; but a sum continued from
- * the value it had after record N, with records N+1.. in order, makes exactly those additions. An update
- * appends incidents with fids above every loaded one, so the full pass of the updated file adds the same
- * incidents as before, in the same order, then the new ones, then all the intelligence. The state
- * (hm_aggregate_options_set_state, the pipeline's .harmmap/aggregate.state) is therefore every accumulator as it
- * was after the last incident, taken during the pass (accumulate), with the counters read_layer adds to and the
- * categories in their order of first appearance (an area's top categories break ties by that order). An update
- * restores it, reads the incidents with a higher fid and all the intelligence (about 2% of the records here),
- * continues the same additions, and derives everything else (rates, ranks, shares, tests, hot spots, FDR, the
- * files) from the accumulators exactly as a full pass does, since it runs the same code on the same bits.
+ * order (read_records), each record added to its ward's and beat's accumulators (add_record: counts, harm,
+ * harm per period and per category, the largest record harms) and to placed_harm_total. Floating-point
+ * addition is not associative, so only the same additions in the same order give the same bits; but a sum
+ * continued from the value it had after record N, with records N+1.. in order, makes exactly those additions.
+ * An update appends incidents with fids above every loaded one, so the full pass of the updated file adds the
+ * same incidents as before, in the same order, then the new ones, then all the intelligence. The state
+ * (hm_aggregate_options_set_state, the pipeline's .harmmap/aggregate.state) is therefore every accumulator as
+ * it was after the last incident, taken during the pass (accumulate), with the counters read_layer adds to
+ * and the categories in their order of first appearance (an area's top categories break ties by that order).
+ * An update restores it, reads the incidents with a higher fid and all the intelligence (about 2% of the
+ * records here), continues the same additions, and derives everything else (rates, ranks, shares, tests, hot
+ * spots, FDR, the files) from the accumulators exactly as a full pass does, since it runs the same code on
+ * the same bits.
  *
  * It is used only when it summarises these records: its header holds a hash of its identity (this format and
- * harmmap version, the SELECT that reads the incidents, the periods, the ward and beat codes in index order, the
- * population table's bytes) and of every value read from every incident it covers, in fid order (hash_incident), with
- * their count and the last fid. The kept incidents are read again and hashed (a plain scan, no lookups or
- * parsing) before the state is trusted, so a record that changed (harm whose recency decay moved, a rewritten
- * file) sends the stage to the full pass. That scan is most of what summing them costs, so a caller that knows
- * they have not changed says so (--kept-unchanged: harmmap update, when harmmap.gpkg and this file are, by their
- * identities, the files the last run or update left; pipeline.c): the state's hash, count and flags are then
- * taken as they are, and only the last kept incident is read and checked against the hash before it, which
- * catches sums given with another GeoPackage. The incidents' flags (harm_flag, for the report) are kept with the
- * sums for that reason. Without the option the check is always made. A full pass is also made for a missing or
- * damaged file (a hash of all its bytes ends it), --public (its record selection is iterated over all records),
- * harm computed here (its model's flags count every record), and kept records whose codes name no area (their
- * warning lists the codes). The stage's note says which pass ran and why. */
+ * harmmap version, the SELECT that reads the incidents, the periods, the ward and beat codes in index order,
+ * the population table's bytes) and of every value read from every incident it covers, in fid order
+ * (hash_incident), with their count and the last fid. The kept incidents are read again and hashed (a plain
+ * scan, no lookups or parsing) before the state is trusted, so a record that changed (harm whose recency
+ * decay moved, a rewritten file) sends the stage to the full pass. That scan is most of what summing them
+ * costs, so a caller that knows they have not changed says so (--kept-unchanged: harmmap update, when
+ * harmmap.gpkg and this file are, by their identities, the files the last run or update left; pipeline.c):
+ * the state's hash, count and flags are then taken as they are, and only the last kept incident is read and
+ * checked against the hash before it, which catches sums given with another GeoPackage. The incidents' flags
+ * (harm_flag, for the report) are kept with the sums for that reason. Without the option the check is always
+ * made. A full pass is also made for a missing or damaged file (a hash of all its bytes ends it), --public
+ * (its record selection is iterated over all records), harm computed here (its model's flags count every
+ * record), and kept records whose codes name no area (their warning lists the codes). The stage's note says
+ * which pass ran and why. */
 
 static void bytes_put(agg_bytes *bytes, const void *data, size_t size)
 {
@@ -1554,21 +1558,21 @@ static int compute_identity(agg_run *run)
 
 /* ---- kept sums: derived figures ----
  *
- * Three figures depend on no record, or on few, and cost as much as everything else a continued pass does: which
- * areas are neighbours (GEOS distances between every pair of nearby polygons, for the hot spots), the change tests
- * (a binomial sum over every possible count, per area) and the report's outlines. The state keeps them after the
- * sums, each with what it was computed from, and a later pass takes a figure from there when that is unchanged,
- * else computes it:
- *   - the neighbour pairs of a set, with a key of the set's geometries (the WKB of each area, in index order), the
- *     tolerance and the number of areas (outline_key);
- *   - each area's test p-value, with the first and last period's counts it was made for (the periods themselves
- *     are in the state's identity). A week's records outside the last period change no test;
- *   - the wards' outlines on the report's maps (simplified SVG paths, most of the report's time), with a key of
- *     the wards' geometries and the report's outline form (hm_agg_outline_form).
- * Each is a pure function of what is kept with it, so a figure taken from the state has the bits a new
- * computation gives; the state written holds this pass's figures, computed or taken, and is a full pass's. A
- * change to what hm_neighbours_queen or hm_poisson_change_test compute must therefore change state_magic (the
- * outlines have their form string). */
+ * Three figures depend on no record, or on few, and cost as much as everything else a continued pass does:
+ * which areas are neighbours (GEOS distances between every pair of nearby polygons, for the hot spots), the
+ * change tests (a binomial sum over every possible count, per area) and the report's outlines. The state
+ * keeps them after the sums, each with what it was computed from, and a later pass takes a figure from there
+ * when that is unchanged, else computes it:
+ *   - the neighbour pairs of a set, with a key of the set's geometries (the WKB of each area, in index
+ * order), the tolerance and the number of areas (outline_key);
+ *   - each area's test p-value, with the first and last period's counts it was made for (the periods
+ * themselves are in the state's identity). A week's records outside the last period change no test;
+ *   - the wards' outlines on the report's maps (simplified SVG paths, most of the report's time), with a key
+ * of the wards' geometries and the report's outline form (hm_agg_outline_form). Each is a pure function of
+ * what is kept with it, so a figure taken from the state has the bits a new computation gives; the state
+ * written holds this pass's figures, computed or taken, and is a full pass's. A change to what
+ * hm_neighbours_queen or hm_poisson_change_test compute must therefore change state_magic (the outlines have
+ * their form string). */
 
 static void free_derived(agg_derived *derived)
 {
@@ -1595,7 +1599,8 @@ static uint64_t outline_key(const agg_run *run, int which, size_t count)
 static uint64_t outlines_key(const agg_run *run)
 {
     const char *form = hm_agg_outline_form();
-    uint64_t hash = hash_bytes(hash_word(run->outline_hash[0], (uint64_t)run->result.wards.count), form, strlen(form));
+    uint64_t hash =
+        hash_bytes(hash_word(run->outline_hash[0], (uint64_t)run->result.wards.count), form, strlen(form));
     return hash ? hash : 1;
 }
 
@@ -1634,7 +1639,8 @@ static void get_derived(agg_reader *reader, size_t areas, agg_derived *derived)
     if (!derived->pairs) reader->failed = 1;
     for (uint64_t k = 0; !reader->failed && k < pairs; k++) {
         derived->pairs[k] = get_u64(reader);
-        if ((derived->pairs[k] >> 32) >= areas || (derived->pairs[k] & 0xffffffffu) >= areas) reader->failed = 1;
+        if ((derived->pairs[k] >> 32) >= areas || (derived->pairs[k] & 0xffffffffu) >= areas)
+            reader->failed = 1;
     }
     derived->pair_count = reader->failed ? 0 : pairs;
     uint64_t tests = get_u64(reader);
@@ -1748,8 +1754,8 @@ static void keep_outlines(agg_run *run)
 
 /* The change test of area `index` of a set: from the state when made for the same counts, else computed (and
  * kept). */
-static int change_test(agg_run *run, int which, size_t index, size_t areas, long long first, double first_days,
-                       long long last, double last_days, double *p)
+static int change_test(agg_run *run, int which, size_t index, size_t areas, long long first,
+                       double first_days, long long last, double last_days, double *p)
 {
     const agg_derived *cached = &run->cached[which];
     int status = HM_OK;
@@ -1863,7 +1869,8 @@ static int load_kept(agg_run *run, char *why, size_t why_size)
         if (!kept->flagged_names || !kept->flagged_counts) reader.failed = 1;
         for (uint64_t c = 0; !reader.failed && c < flagged; c++) {
             uint64_t length = get_u64(&reader);
-            if (reader.failed || length > kept->bytes.size || !(kept->flagged_names[c] = malloc(length + 1))) {
+            if (reader.failed || length > kept->bytes.size ||
+                !(kept->flagged_names[c] = malloc(length + 1))) {
                 reader.failed = 1;
                 break;
             }
@@ -1940,9 +1947,9 @@ static int verify_kept_records(agg_run *run, int *same)
     return HM_OK;
 }
 
-/* --kept-unchanged: the caller (harmmap update) vouches that the kept incidents are those the sums were made from,
- * so they are taken as the state describes them (hash, count, flags). Only the last of them is read and checked
- * against the hash before it: a lookup by fid that catches sums given with another GeoPackage. */
+/* --kept-unchanged: the caller (harmmap update) vouches that the kept incidents are those the sums were made
+ * from, so they are taken as the state describes them (hash, count, flags). Only the last of them is read and
+ * checked against the hash before it: a lookup by fid that catches sums given with another GeoPackage. */
 static int take_kept_records(agg_run *run, int *same)
 {
     agg_kept *kept = &run->kept;
@@ -2091,13 +2098,17 @@ static int read_records(agg_run *run)
             if (run->options->kept_unchanged) {
                 status = take_kept_records(run, &same);
                 if (status == HM_OK && !same)
-                    state_note(run, "full pass: the last of the %lld incidents the kept sums cover is not the one "
-                               "they end with (--kept-unchanged, but the GeoPackage is not the one they were kept "
-                               "from)", run->kept.incident_rows);
+                    state_note(
+                        run,
+                        "full pass: the last of the %lld incidents the kept sums cover is not the one "
+                        "they end with (--kept-unchanged, but the GeoPackage is not the one they were kept "
+                        "from)",
+                        run->kept.incident_rows);
             } else {
                 status = verify_kept_records(run, &same);
                 if (status == HM_OK && !same)
-                    state_note(run, "full pass: the %lld incidents the kept sums cover are not those read now",
+                    state_note(run,
+                               "full pass: the %lld incidents the kept sums cover are not those read now",
                                run->kept.incident_rows);
             }
             if (status != HM_OK) return status;
@@ -2125,13 +2136,19 @@ static int read_records(agg_run *run)
     if (table_exists(run->db, "incidents")) status = read_layer(run, "incidents", 0, where);
     run->incident_records = run->record_count;
     run->incident_categories = run->result.category_count;
-    for (int i = 0; i < AGG_COUNTERS; i++) run->incident_counters[i] = *counter_slot(run, i);
+    for (int i = 0; i < AGG_COUNTERS; i++)
+        run->incident_counters[i] = *counter_slot(run, i);
     if (status == HM_OK && run->kept.valid)
-        state_note(run, "incremental: sums of %lld kept incidents (fid <= %lld, %s) continued with %zu new incidents "
-                   "and the intelligence", run->kept.incident_rows, run->kept.last_fid,
-                   run->options->kept_unchanged ? "unchanged since they were kept: not read again" : "checked by hash",
-                   run->incident_records);
-    if (status == HM_OK && table_exists(run->db, "intelligence")) status = read_layer(run, "intelligence", 1, "");
+        state_note(
+            run,
+            "incremental: sums of %lld kept incidents (fid <= %lld, %s) continued with %zu new incidents "
+            "and the intelligence",
+            run->kept.incident_rows, run->kept.last_fid,
+            run->options->kept_unchanged ? "unchanged since they were kept: not read again"
+                                         : "checked by hash",
+            run->incident_records);
+    if (status == HM_OK && table_exists(run->db, "intelligence"))
+        status = read_layer(run, "intelligence", 1, "");
     if (status != HM_OK) return status;
     hm_agg_result *result = &run->result;
     if (run->model) {
@@ -2305,7 +2322,8 @@ static int compute_hotspots(agg_run *run, hm_agg_set *set)
                  run->result.hotspot_label, undefined.text, line_list_more(&undefined, more, sizeof more));
         hm_warn(ctx, "%s hot spots %s", set->kind, set->hotspot_note);
     } else if (status == HM_OK) {
-        status = set_neighbours(run, set == &run->result.beats, (const GEOSGeometry *const *)geometries, n, &nb);
+        status =
+            set_neighbours(run, set == &run->result.beats, (const GEOSGeometry *const *)geometries, n, &nb);
         if (status == HM_OK) status = hm_gi_star(ctx, nb, x, gi);
         if (status == HM_OK) status = hm_local_moran(ctx, nb, x, moran);
         for (size_t k = 0; status == HM_OK && k < n; k++) {
@@ -2832,10 +2850,10 @@ static int write_area_layer(agg_run *run, GDALDatasetH dataset, const hm_agg_set
     return HM_OK;
 }
 
-/* The caller's working copy (hm_aggregate_options_set_working_copy) is private until the caller flushes it and
- * renames it into place, and is removed if anything fails: written without a journal on disk and without fsync, as
- * the pipeline's merge writes it. Each sync of the freshly copied ~500 MB file flushed much of it (0.2-0.4 s of the
- * stage at a million records). Other files are written with SQLite's defaults. */
+/* The caller's working copy (hm_aggregate_options_set_working_copy) is private until the caller flushes it
+ * and renames it into place, and is removed if anything fails: written without a journal on disk and without
+ * fsync, as the pipeline's merge writes it. Each sync of the freshly copied ~500 MB file flushed much of it
+ * (0.2-0.4 s of the stage at a million records). Other files are written with SQLite's defaults. */
 static int is_working_copy(const agg_run *run, const char *path)
 {
     const char *working_copy = run->options->public_mode ? NULL : run->options->working_copy;
@@ -2852,7 +2870,8 @@ static int open_gpkg_for_writing(agg_run *run, const char *path, sqlite3 **db)
     }
     sqlite3_busy_timeout(*db, 5000);
     if (is_working_copy(run, path) &&
-        sqlite3_exec(*db, "PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF", NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_exec(*db, "PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF", NULL, NULL, NULL) !=
+            SQLITE_OK) {
         int status = hm_error(run->ctx, HM_ESQL, "%s: %s", path, sqlite3_errmsg(*db));
         sqlite3_close(*db);
         *db = NULL;
@@ -3120,10 +3139,11 @@ static int write_outputs(agg_run *run)
         sqlite3 *db = NULL;
         if (status == HM_OK) status = open_gpkg_for_writing(run, working_copy, &db);
         if (status == HM_OK && sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-            status = hm_error(ctx, HM_ESQL, "%s: cannot start a transaction: %s", working_copy, sqlite3_errmsg(db));
-        /* The records' summaries (categories, dates, rows) continued from those the pipeline keeps, when it vouches
-         * for the records they cover: the new rows read, not a million (layer_summary.h). Written by the qgis
-         * stage, not here. */
+            status = hm_error(ctx, HM_ESQL, "%s: cannot start a transaction: %s", working_copy,
+                              sqlite3_errmsg(db));
+        /* The records' summaries (categories, dates, rows) continued from those the pipeline keeps, when it
+         * vouches for the records they cover: the new rows read, not a million (layer_summary.h). Written by
+         * the qgis stage, not here. */
         hm_gpkg_style_options styles = {0};
         int continued = status == HM_OK && options->kept_unchanged && options->layer_summaries;
         if (continued && !(styles.summaries = hm_layer_summaries_create(db)))
@@ -3193,8 +3213,9 @@ static void note_seconds(const agg_run *run)
     if (used >= options->state_note_size) return;
     snprintf(options->state_note + used, options->state_note_size - used,
              "; records %.2f s, statistics %.2f s, tables and report %.2f s, layers %.2f s, their styles and "
-             "metadata %.2f s (%zu kept layer summaries continued); CPU %.2f s", run->seconds[0], run->seconds[1],
-             run->seconds[2], run->seconds[3], run->seconds[4], run->summaries_continued, run->cpu_seconds);
+             "metadata %.2f s (%zu kept layer summaries continued); CPU %.2f s",
+             run->seconds[0], run->seconds[1], run->seconds[2], run->seconds[3], run->seconds[4],
+             run->summaries_continued, run->cpu_seconds);
 }
 
 static void free_set(hm_ctx *ctx, hm_agg_set *set)
@@ -3285,9 +3306,12 @@ int hm_aggregate(hm_ctx *ctx, const hm_aggregate_options *options, GDALProgressF
     if (status == HM_OK) status = compute(&run);
     run.seconds[1] = now_seconds() - clock;
     if (status == HM_OK && run.state_enabled)
-        state_note_append(&run, "; from the kept sums too: the neighbours of %d of %d layers, %zu of %zu change tests, "
-                          "%s", run.neighbours_taken, run.neighbours_total, run.tests_taken, run.tests_total,
-                          outlines_kept(&run) ? "the report's ward outlines" : "not the report's ward outlines");
+        state_note_append(
+            &run,
+            "; from the kept sums too: the neighbours of %d of %d layers, %zu of %zu change tests, "
+            "%s",
+            run.neighbours_taken, run.neighbours_total, run.tests_taken, run.tests_total,
+            outlines_kept(&run) ? "the report's ward outlines" : "not the report's ward outlines");
     if (status == HM_OK && progress) progress(0.7, "statistics computed", NULL);
     if (status == HM_OK) status = write_outputs(&run);
     if (status == HM_OK && run.state_enabled) save_state(&run);
