@@ -298,13 +298,22 @@ static int get_hex(const char *word, char **out)
     return 1;
 }
 
-int hm_layer_summaries_keep(hm_ctx *ctx, const hm_layer_summaries *s, const char *path)
+static int listed(const char *const *names, const char *name)
+{
+    for (size_t i = 0; names && names[i]; i++)
+        if (strcmp(names[i], name) == 0) return 1;
+    return 0;
+}
+
+int hm_layer_summaries_keep(hm_ctx *ctx, const hm_layer_summaries *s, const char *path,
+                            const char *const *append_only)
 {
     sqlite3_str *out = sqlite3_str_new(NULL);
     sqlite3_str_appendall(out, KEPT_MAGIC);
     for (size_t i = 0; i < s->count; i++) {
         const entry *e = s->entries[i];
         if (e->kept || (!e->has_date && !e->has_field)) continue; /* not read: nothing to continue */
+        if (!listed(append_only, e->table)) continue;
         sqlite3_str_appendall(out, "summary");
         put_hex(out, e->table);
         put_hex(out, e->field);

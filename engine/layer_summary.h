@@ -63,7 +63,10 @@ int hm_layer_summaries_get(hm_ctx *ctx, hm_layer_summaries *summaries, const cha
  * (*taken, may be NULL, says how many summaries were). Call before any question. */
 int hm_layer_summaries_continue(hm_ctx *ctx, hm_layer_summaries *summaries, const char *path, size_t *taken);
 
-/* Writes the summaries of the tables read (those with a date column or a counted field) to `path`, atomically. */
-int hm_layer_summaries_keep(hm_ctx *ctx, const hm_layer_summaries *summaries, const char *path);
+/* Writes the summaries of the tables read (those with a date column or a counted field) to `path`, atomically;
+ * only those of `append_only` (NULL-terminated): a table rewritten between runs (ward_harm, say) cannot be
+ * continued from its last rowid. */
+int hm_layer_summaries_keep(hm_ctx *ctx, const hm_layer_summaries *summaries, const char *path,
+                            const char *const *append_only);
 
 #endif

@@ -1221,7 +1221,8 @@ static int publish_work_gpkg(job *j)
     char summaries_path[sizeof j->state_dir + 32];
     size_t continued = 0;
     snprintf(summaries_path, sizeof summaries_path, "%s/layer_summaries", j->state_dir);
-    hm_kept_summaries kept = {summaries_path, j->is_update && j->kept_outputs_intact, &continued};
+    static const char *const appended[] = {"incidents", "intelligence", "rejects", "runs", NULL}; /* the merge's */
+    hm_kept_summaries kept = {summaries_path, j->is_update && j->kept_outputs_intact, &continued, appended};
     if (status == HM_OK && o) status = hm_qgis_prepare_output_gpkg(j->ctx, o, j->work_gpkg, &kept);
     hm_qgis_options_free(o);
     double styled = now_seconds();

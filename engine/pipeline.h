@@ -35,30 +35,37 @@
  * everything that depends on them is made again, so that the outputs are those a full `harmmap run` of the
  * project would write:
  *
+ *   inputs     the new files are scanned for their record keys; of the loaded records' keys (.harmmap/keys) only
+ *              those a new record has are read, to skip what is loaded already.
  *   geocode    only the new files are read: geocode writes them to a scratch GeoPackage with the project's
- *              settings, then pipeline_records.c merges it in one SQLite transaction into the update's working copy
- *              of harmmap.gpkg (the one copy of the file an update makes, which aggregate and the styles also
- *              write into before it replaces harmmap.gpkg, whole, at once). What a
- *              full run would do differently is exactly what depends on records read earlier in the same run:
+ *              settings (without the overlap check its run made on the same boundary files), while the update's
+ *              working copy of harmmap.gpkg is copied on another thread (the one copy of the file an update
+ *              makes, which aggregate and the styles also write into before it replaces harmmap.gpkg, whole, at
+ *              once); then pipeline_records.c merges the scratch GeoPackage into it in one SQLite transaction. What
+ *              a full run would do differently is exactly what depends on records read earlier in the same run:
  *              the ids seen (a new record whose id is in the project is flagged repeated_id, or becomes a
  *              duplicate_id reject with the raw text and words geocode uses) and the order of rows (new records
  *              get the fids after their kind's last; rejects and runs rows of new incident files go before those
  *              of intelligence files, as geocode writes them). Extents, feature counts and sequences follow.
  *              Cost: the new records only (plus an index lookup per id).
- *   aggregate  run again in full over the merged GeoPackage. Ranks, shares, hot spots, BH q-values and the
- *              period tests depend on every area, and the per-area sums are floating-point sums in record order,
- *              so only a full pass gives the same bits. It reads attributes only (about a second a million records)
- *              and writes its layers into the working copy in place (no copy of its own).
- *   density    run again in full, when records were added: a week of new incidents lands all over a force area
- *              (a 500 m kernel around 6,000 points touches a quarter of a West Midlands grid, in every part of
- *              it), so a window would be the whole grid, and the kernel sums must be made in the same order as a
- *              full run's to be the same bits. Skipped when no record was added.
+ *   aggregate  continues the per-area sums kept in .harmmap/aggregate.state with the new incidents and all the
+ *              intelligence (floating-point sums in record order: the same additions as a full pass), then
+ *              computes every figure that depends on all areas again from the sums; neighbours, change tests and
+ *              the report's outlines are kept too, under keys of what they are made from.
+ *   density    continues the sums kept in .harmmap/density.sums (one surface per load batch, summed in order)
+ *              with the new load batches only, then writes the whole GeoTIFF. Skipped when no record was added.
  *   tiles      `harmmap tiles --update`: a tile is drawn again only when the cells under it changed (the tiles
  *              manifest keeps a hash of each tile's source window); others are kept byte for byte. The colour
  *              range is the project's (or auto, then a new maximum redraws every tile, as a full run would).
  *   qgis       styles (class breaks) and metadata (row counts, inputs) describe the whole GeoPackage: written
- *              into the working copy as `harmmap qgis` would, before it replaces harmmap.gpkg; then `harmmap qgis`
- *              on the output folder for the rest (surface style, public/, the project).
+ *              into the working copy as `harmmap qgis` would, before it replaces harmmap.gpkg, from the layer
+ *              summaries kept in .harmmap/layer_summaries continued with the new rows; then `harmmap qgis` on the
+ *              output folder for the rest (surface style, public/, the project).
+ *
+ * Aggregate, density and the layer summaries can each check their kept state against the records, which means
+ * reading every record again. When harmmap.gpkg and the kept files are as the last run or update left them
+ * (their identity recorded in .harmmap/state.txt: device, inode, size, mtime and SQLite's change counter), the
+ * update tells them so (--kept-unchanged) and they read only the new records; otherwise they check.
  *
  * An update refuses, and says to run `harmmap run` instead, when a full run would not give the same result from
  * the same project: the settings or the harmmap/GDAL/PROJ/GEOS versions changed, a loaded input or another file

@@ -48,9 +48,9 @@ int hm_qgis_prepare_database(hm_ctx *ctx, sqlite3 *db, const hm_run_description 
 /* hm_qgis_prepare_gpkg, with the layer summaries kept in kept_path (NULL: none) continued when continue_kept and
  * written there after a successful commit. */
 static int prepare_gpkg_file(hm_ctx *ctx, const char *path, const hm_run_description *run,
-                             const hm_gpkg_style_options *styles, const char *kept_path, int continue_kept,
-                             size_t *continued)
+                             const hm_gpkg_style_options *styles, const hm_kept_summaries *kept)
 {
+    const char *kept_path = kept ? kept->path : NULL;
     sqlite3 *db = NULL;
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
         int status = hm_error(ctx, HM_ESQL, "%s: cannot open the GeoPackage: %s", path,
@@ -64,8 +64,8 @@ static int prepare_gpkg_file(hm_ctx *ctx, const char *path, const hm_run_descrip
     if (styles) with_summaries = *styles;
     hm_layer_summaries *summaries = kept_path ? hm_layer_summaries_create(db) : NULL;
     if (kept_path && !summaries) status = hm_error(ctx, HM_ENOMEM, "out of memory");
-    if (status == HM_OK && summaries && continue_kept)
-        status = hm_layer_summaries_continue(ctx, summaries, kept_path, continued);
+    if (status == HM_OK && summaries && kept->continue_kept)
+        status = hm_layer_summaries_continue(ctx, summaries, kept_path, kept->continued);
     with_summaries.summaries = summaries;
     if (status == HM_OK && sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         status = hm_error(ctx, HM_ESQL, "%s: cannot start a transaction: %s (is it open elsewhere?)", path,
@@ -77,7 +77,7 @@ static int prepare_gpkg_file(hm_ctx *ctx, const char *path, const hm_run_descrip
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
         hm_error_prefix(ctx, "%s", path);
     }
-    if (status == HM_OK && summaries) status = hm_layer_summaries_keep(ctx, summaries, kept_path);
+    if (status == HM_OK && summaries) status = hm_layer_summaries_keep(ctx, summaries, kept_path, kept->append_only);
     hm_layer_summaries_destroy(summaries);
     sqlite3_close(db);
     return status;
@@ -86,7 +86,7 @@ static int prepare_gpkg_file(hm_ctx *ctx, const char *path, const hm_run_descrip
 int hm_qgis_prepare_gpkg(hm_ctx *ctx, const char *path, const hm_run_description *run,
                          const hm_gpkg_style_options *styles)
 {
-    return prepare_gpkg_file(ctx, path, run, styles, NULL, 0, NULL);
+    return prepare_gpkg_file(ctx, path, run, styles, NULL);
 }
 
 /* ---------------------------------------------------------------------------------------------------------- */
@@ -967,9 +967,7 @@ int hm_qgis_prepare_output_gpkg(hm_ctx *ctx, const hm_qgis_options *options, con
 {
     qgis_run run;
     describe_qgis_run(options, &run);
-    if (!kept) return hm_qgis_prepare_gpkg(ctx, path, &run.description, &options->styles);
-    return prepare_gpkg_file(ctx, path, &run.description, &options->styles, kept->path, kept->continue_kept,
-                             kept->continued);
+    return prepare_gpkg_file(ctx, path, &run.description, &options->styles, kept);
 }
 
 int hm_qgis(hm_ctx *ctx, const hm_qgis_options *options)

@@ -105,6 +105,7 @@ typedef struct hm_kept_summaries {
     const char *path;  /* the layer summaries kept between runs (layer_summary.h), written after the styles */
     int continue_kept; /* the caller vouches that the rows they summarise are unchanged: continue them */
     size_t *continued; /* may be NULL: receives how many summaries were continued */
+    const char *const *append_only; /* NULL-terminated: the tables whose summaries are kept (rows only appended) */
 } hm_kept_summaries;
 /* kept (NULL: none): the pipeline's summaries kept between runs, so that an update reads only its new rows. */
 int hm_qgis_prepare_output_gpkg(hm_ctx *ctx, const hm_qgis_options *options, const char *path,

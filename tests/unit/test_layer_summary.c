@@ -154,16 +154,23 @@ static void test_kept_summaries_continue(void **state)
     const hm_layer_summary *s = NULL;
     assert_int_equal(hm_layer_summaries_get(ctx, first, "incidents", "category", &s), HM_OK);
     assert_int_equal(hm_layer_summaries_get(ctx, first, "plain", NULL, &s), HM_OK); /* not kept: nothing to read */
-    assert_int_equal(hm_layer_summaries_keep(ctx, first, path), HM_OK);
+    const char *const append_only[] = {"incidents", "empty_dates", NULL};
+    assert_int_equal(hm_layer_summaries_get(ctx, first, "empty_dates", NULL, &s), HM_OK);
+    assert_int_equal(hm_layer_summaries_keep(ctx, first, path, append_only + 1), HM_OK); /* empty_dates only */
+    hm_layer_summaries *probe = hm_layer_summaries_create(db);
+    size_t taken = 0;
+    assert_int_equal(hm_layer_summaries_continue(ctx, probe, path, &taken), HM_OK);
+    assert_int_equal(taken, 1); /* a table not said to be append-only is not kept */
+    hm_layer_summaries_destroy(probe);
+    assert_int_equal(hm_layer_summaries_keep(ctx, first, path, append_only), HM_OK);
     hm_layer_summaries_destroy(first);
     /* Rows appended: a new earliest and latest date, a new value, more of an old one, empty values. */
     assert_int_equal(sqlite3_exec(db, "INSERT INTO incidents (date, category) VALUES ('2024-05', 'drugs'),"
                                       " ('2027-01', 'arson'), ('', ''), (NULL, 'a b\tc\nd'), ('2026-03', 'drugs');",
                                   NULL, NULL, NULL), SQLITE_OK);
     hm_layer_summaries *continued = hm_layer_summaries_create(db), *fresh = hm_layer_summaries_create(db);
-    size_t taken = 0;
     assert_int_equal(hm_layer_summaries_continue(ctx, continued, path, &taken), HM_OK);
-    assert_int_equal(taken, 1);
+    assert_int_equal(taken, 2);
     const hm_layer_summary *a = NULL, *b = NULL;
     assert_int_equal(hm_layer_summaries_get(ctx, continued, "incidents", "category", &a), HM_OK);
     assert_int_equal(hm_layer_summaries_get(ctx, fresh, "incidents", "category", &b), HM_OK);
