@@ -214,8 +214,9 @@ static int transform_to_source(worker *w, int count, double *x, double *y)
  * is HM_RENDER_LATTICE_PX pixels, halved at low zooms until a lattice cell is at most HM_RENDER_LATTICE_MAX_M
  * metres across (a power of two, so that dividing by it is exact): over 2 km the transformation between
  * British National Grid and Web Mercator is flat to a few centimetres, well under a hundredth of a 25 m cell
- * at every zoom (unit test test_tile_render). At zoom 12 and above that is 289 exact transforms per 256-pixel
- * tile, instead of at least three per row.
+ * at every zoom (unit test test_tile_render). At zoom 12 and above that is at most 289 exact transforms for a
+ * directly warped 256-pixel tile, fewer where its neighbours in the block shared them (nodes_begin), instead
+ * of at least three per row.
  */
 static int lattice_step_px(int zoom, int tile_size_px)
 {

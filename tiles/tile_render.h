@@ -12,7 +12,8 @@
  *      bilinear when zoomed in past the source cells and average when zoomed out), reading exactly the hashed
  *      window, through a transformer that interpolates the exact transformation on a lattice fixed in the
  *      zoom's pixel grid (tile_render.c says why GDAL's approximate transformer would not do); bilinear tiles
- *      over valid cells, most of a set, take GDAL's arithmetic directly, bit for bit (warp_tile_bilinear);
+ *      over valid cells, most of a set, take GDAL's arithmetic directly, bit for bit (warp_tile_bilinear,
+ * four pixels at a time with AVX2 where the processor has it);
  *   3. maps the values to palette indices (ramp.h), skips tiles with nothing visible, reuses one encoding for
  *      uniform tiles, and encodes the rest as PNG.
  *
