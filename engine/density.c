@@ -14,6 +14,7 @@
 #include <gdal_alg.h>
 #include <gdal_utils.h>
 #include <math.h>
+#include <pthread.h>
 #include <ogr_api.h>
 #include <ogr_srs_api.h>
 #include <sqlite3.h>
@@ -1921,6 +1922,51 @@ static int sums_write(hm_ctx *ctx, const char *path, const kept_sums *s, const l
     return status;
 }
 
+/* The kept sums written beside the GeoTIFF's compression (see the caller). A cache: failing to keep it costs the
+ * next run time, no more, so its error is a warning. The thread has its own context, as context.h asks. */
+typedef struct sums_writer {
+    const char *path; /* NULL: nothing to write */
+    const kept_sums *sums;
+    const layer_report *reports;
+    size_t report_count;
+    hm_ctx *ctx;
+    int status, started;
+    pthread_t thread;
+} sums_writer;
+
+static void *sums_writer_main(void *argument)
+{
+    sums_writer *w = argument;
+    w->status = sums_write(w->ctx, w->path, w->sums, w->reports, w->report_count);
+    return NULL;
+}
+
+static void sums_writer_start(sums_writer *w, const char *path, const kept_sums *sums, const layer_report *reports,
+                              size_t report_count)
+{
+    memset(w, 0, sizeof *w);
+    if (!path) return;
+    w->path = path;
+    w->sums = sums;
+    w->reports = reports;
+    w->report_count = report_count;
+    w->ctx = hm_ctx_create();
+    if (w->ctx && pthread_create(&w->thread, NULL, sums_writer_main, w) == 0) w->started = 1;
+}
+
+static void sums_writer_finish(hm_ctx *ctx, sums_writer *w)
+{
+    if (!w->path) return;
+    if (w->started) pthread_join(w->thread, NULL);
+    else w->status = sums_write(ctx, w->path, w->sums, w->reports, w->report_count); /* no thread: here */
+    if (w->status != HM_OK) {
+        hm_warn(ctx, "%s", w->started ? hm_error_message(w->ctx) : hm_error_message(ctx));
+        if (!w->started) hm_error_clear(ctx);
+    }
+    hm_ctx_destroy(w->ctx);
+    w->path = NULL;
+}
+
 /* ---- the difference of two surfaces ------------------------------------------------------------------------ */
 
 static int run_difference(hm_ctx *ctx, const hm_density_options *o, GDALProgressFunc progress,
@@ -2382,18 +2428,16 @@ static int density_run(hm_ctx *ctx, const hm_density_options *o, GDALProgressFun
         /* Progress: reading and computing to 0.5, writing (GDAL's own progress, scaled) to 1. */
         if (progress) progress(0.5, "writing", NULL);
         void *scaled = progress ? GDALCreateScaledProgress(0.5, 1.0, progress, NULL) : NULL;
+        /* The kept sums (60 MB of doubles at a million records) are written on a thread of their own while the
+         * GeoTIFF is compressed, under the same narrowed umask (the umask is the process's). */
+        mode_t saved_umask = narrow_umask(o);
+        sums_writer writer;
+        sums_writer_start(&writer, by_batches ? o->accumulator : NULL, &sums, reports, report_count);
         status = write_cog(ctx, o, o->output, &grid, surface, md, &stats, scaled ? GDALScaledProgress : NULL, scaled);
         if (scaled) GDALDestroyScaledProgress(scaled);
-        verbose_time(ctx, "wrote the GeoTIFF", &clock);
-        if (status == HM_OK && by_batches) { /* a cache: failing to keep it costs the next run time, no more */
-            mode_t saved_umask = narrow_umask(o);
-            if (sums_write(ctx, o->accumulator, &sums, reports, report_count) != HM_OK) {
-                hm_warn(ctx, "%s", hm_error_message(ctx));
-                hm_error_clear(ctx);
-            }
-            umask(saved_umask);
-            verbose_time(ctx, "kept the sums", &clock);
-        }
+        sums_writer_finish(ctx, &writer);
+        umask(saved_umask);
+        verbose_time(ctx, by_batches ? "wrote the GeoTIFF and kept the sums" : "wrote the GeoTIFF", &clock);
         /* QGIS's default style beside the surface (the tiles' ramp): a missing style is not worth failing for. */
         if (status == HM_OK && hm_styles_write_surface_qml(ctx, o->output, NULL, NULL, 0) != HM_OK) {
             hm_warn(ctx, "%s: the QGIS style beside it was not written: %s", o->output, hm_error_message(ctx));
