@@ -364,7 +364,9 @@ int hm_layer_summaries_continue(hm_ctx *ctx, hm_layer_summaries *s, const char *
             break;
         }
         size_t n = 0;
-        for (char *word = strtok(line, " "); word && n < 12; word = strtok(NULL, " ")) words[n++] = word;
+        char *rest = NULL;
+        for (char *word = strtok_r(line, " ", &rest); word && n < 12; word = strtok_r(NULL, " ", &rest))
+            words[n++] = word;
         entry *e = calloc(1, sizeof *e);
         entry **grown = e ? realloc(s->entries, (s->count + 1) * sizeof *grown) : NULL;
         if (!grown) {
@@ -388,7 +390,8 @@ int hm_layer_summaries_continue(hm_ctx *ctx, hm_layer_summaries *s, const char *
         for (unsigned long long v = 0; ok && v < values; v++) {
             ok = next_line(f, &line, &size);
             n = 0;
-            for (char *word = ok ? strtok(line, " ") : NULL; word && n < 3; word = strtok(NULL, " ")) words[n++] = word;
+            for (char *word = ok ? strtok_r(line, " ", &rest) : NULL; word && n < 3; word = strtok_r(NULL, " ", &rest))
+                words[n++] = word;
             ok = ok && n == 3 && strcmp(words[0], "value") == 0 &&
                  sscanf(words[1], "%lld", &e->values[v].count) == 1 && get_hex(words[2], &e->values[v].value) &&
                  e->values[v].value;

@@ -76,7 +76,8 @@ int hm_ramp_load_file(hm_ctx *ctx, const char *path, hm_ramp *ramp)
          * position. */
         char *fields[6];
         int field_count = 0;
-        for (char *token = strtok(line, " \t\r\n,"); token; token = strtok(NULL, " \t\r\n,")) {
+        char *rest = NULL; /* strtok_r: the public product styles its GeoPackage while the tiles load a ramp */
+        for (char *token = strtok_r(line, " \t\r\n,", &rest); token; token = strtok_r(NULL, " \t\r\n,", &rest)) {
             double unused[4];
             if (token[0] == '#' && !(field_count == 1 && parse_hex_colour(token, unused) == 0)) break;
             if (field_count == 6) {
