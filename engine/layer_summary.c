@@ -52,7 +52,7 @@ void hm_layer_summaries_destroy(hm_layer_summaries *s)
     free(s);
 }
 
-static int column_exists(sqlite3 *db, const char *table, const char *column)
+int hm_layer_has_column(sqlite3 *db, const char *table, const char *column)
 {
     char *sql = sqlite3_mprintf("SELECT 1 FROM pragma_table_info(%Q) WHERE name = %Q", table, column);
     sqlite3_stmt *stmt = NULL;
@@ -146,8 +146,8 @@ static int compare_counts(const void *a, const void *b)
 static int read_table(hm_ctx *ctx, sqlite3 *db, entry *e)
 {
     if (!e->kept) {
-        e->has_date = column_exists(db, e->table, "date");
-        e->has_field = e->field && column_exists(db, e->table, e->field);
+        e->has_date = hm_layer_has_column(db, e->table, "date");
+        e->has_field = e->field && hm_layer_has_column(db, e->table, e->field);
         e->last_rowid = -1;
     }
     int has_date = e->has_date, has_field = e->has_field;

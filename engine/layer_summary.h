@@ -39,6 +39,9 @@ typedef struct hm_layer_summary {
 
 typedef struct hm_layer_summaries hm_layer_summaries;
 
+/* Whether `table` of the open connection has a column named `column` (exactly). */
+int hm_layer_has_column(sqlite3 *db, const char *table, const char *column);
+
 /* A cache over the open connection db; the tables must not change while it is used (it answers from its first
  * read). NULL when out of memory. */
 hm_layer_summaries *hm_layer_summaries_create(sqlite3 *db);

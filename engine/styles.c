@@ -636,17 +636,6 @@ static int table_exists(sqlite3 *db, const char *table)
     return found;
 }
 
-static int column_exists(sqlite3 *db, const char *table, const char *column)
-{
-    char *sql = sqlite3_mprintf("SELECT 1 FROM pragma_table_info(%Q) WHERE name = %Q", table, column);
-    sqlite3_stmt *stmt = NULL;
-    int found = 0;
-    if (sql && sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) == SQLITE_OK) found = sqlite3_step(stmt) == SQLITE_ROW;
-    sqlite3_finalize(stmt);
-    sqlite3_free(sql);
-    return found;
-}
-
 /* The non-NULL, finite values of a numeric column; *values malloc'd. */
 static int read_numbers(hm_ctx *ctx, sqlite3 *db, const char *table, const char *column, double **values,
                         size_t *count)
@@ -950,7 +939,7 @@ static int graduated_style(style_job *job, const char *table, const char *const 
     const char *field = NULL;
     int status = HM_OK;
     for (size_t i = 0; candidates[i] && !field; i++) {
-        if (!column_exists(job->db, table, candidates[i])) continue;
+        if (!hm_layer_has_column(job->db, table, candidates[i])) continue;
         status = read_numbers(ctx, job->db, table, candidates[i], &values, &count);
         if (status != HM_OK) return status;
         if (count > 0 || !candidates[i + 1]) {
@@ -1052,7 +1041,7 @@ static int categorized_style(style_job *job, const char *table, const char *fiel
                              layer_style *style)
 {
     hm_ctx *ctx = job->ctx;
-    if (!column_exists(job->db, table, field)) return HM_OK;
+    if (!hm_layer_has_column(job->db, table, field)) return HM_OK;
     const hm_layer_summary *summary = NULL;
     int status = hm_layer_summaries_get(ctx, job->summaries, table, field, &summary);
     if (status != HM_OK) return status;
@@ -1307,9 +1296,9 @@ int hm_styles_write_gpkg(hm_ctx *ctx, sqlite3 *db, const hm_gpkg_style_options *
             status = categorized_style(&job, table, "category", "category", &style);
         } else if (strcmp(table, "intelligence") == 0) {
             status = categorized_style(&job, table, "intelligence_assessment", "record_id", &style);
-        } else if (strcmp(table, "wards") == 0 && column_exists(db, table, "ward_name")) {
+        } else if (strcmp(table, "wards") == 0 && hm_layer_has_column(db, table, "ward_name")) {
             status = outline_style(&job, table, "ward_name", &style);
-        } else if (strcmp(table, "beats") == 0 && column_exists(db, table, "beat_name")) {
+        } else if (strcmp(table, "beats") == 0 && hm_layer_has_column(db, table, "beat_name")) {
             status = outline_style(&job, table, "beat_name", &style);
         }
         if (status == HM_OK && style.qml) {
