@@ -718,6 +718,7 @@ typedef struct kept_layer {
     size_t rejected[5];
     XXH128_hash_t last_source;
     XXH128_hash_t *batch_ids;
+    unsigned long long data_hash; /* of the layer's sums, which follow the header */
 } kept_layer;
 
 typedef struct kept_records {
@@ -1613,17 +1614,16 @@ static int parse_hex128(const char *text, XXH128_hash_t *out)
     return *end == '\0';
 }
 
-/* The header of the kept sums: what each layer's records were (--kept-unchanged). 0 when the file is missing,
- * damaged or of another format (the caller reads every record). */
-static int sums_peek(const char *path, kept_records *k)
+/* Reads the header of the kept sums from f into k and *key and leaves f at the sums. 0 when the header is damaged
+ * or of another format (k is then empty). */
+static int sums_read_header(FILE *f, kept_records *k, XXH128_hash_t *key)
 {
     memset(k, 0, sizeof *k);
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
     char line[400], name[40], source[40], weight_bits[24];
     XXH3_state_t *hash = XXH3_createState();
     int ok = hash && XXH3_64bits_reset(hash) == XXH_OK && fgets(line, sizeof line, f) &&
-             strcmp(line, SUMS_MAGIC) == 0 && fgets(line, sizeof line, f) && strncmp(line, "key ", 4) == 0;
+             strcmp(line, SUMS_MAGIC) == 0 && fgets(line, sizeof line, f) && sscanf(line, "key %32s", name) == 1 &&
+             parse_hex128(name, key);
     if (ok) {
         XXH3_64bits_update(hash, SUMS_MAGIC, strlen(SUMS_MAGIC));
         XXH3_64bits_update(hash, line, strlen(line));
@@ -1637,11 +1637,11 @@ static int sums_peek(const char *path, kept_records *k)
         }
         XXH3_64bits_update(hash, line, strlen(line));
         kept_layer *l = &k->layers[k->count];
-        unsigned long long batches, data_hash, points, skipped[5];
+        unsigned long long batches, points, skipped[5];
         long long last_fid;
         ok = k->count < sizeof k->layers / sizeof k->layers[0] &&
              sscanf(line, "layer %32s %llu %llx %lld %llu %16s %32s %llu %llu %llu %llu %llu", name, &batches,
-                    &data_hash, &last_fid, &points, weight_bits, source, &skipped[0], &skipped[1], &skipped[2],
+                    &l->data_hash, &last_fid, &points, weight_bits, source, &skipped[0], &skipped[1], &skipped[2],
                     &skipped[3], &skipped[4]) == 12 &&
              parse_hex128(name, &l->name) && parse_hex128(source, &l->last_source) && batches < 100000000;
         if (!ok) break;
@@ -1662,8 +1662,20 @@ static int sums_peek(const char *path, kept_records *k)
     }
     ok = ok && checked && strcmp(line, "end\n") == 0;
     XXH3_freeState(hash);
-    fclose(f);
     if (!ok) kept_records_free(k);
+    return ok;
+}
+
+/* The header of the kept sums: what each layer's records were (--kept-unchanged). 0 when the file is missing,
+ * damaged or of another format (the caller reads every record). */
+static int sums_peek(const char *path, kept_records *k)
+{
+    memset(k, 0, sizeof *k);
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    XXH128_hash_t key;
+    int ok = sums_read_header(f, k, &key);
+    fclose(f);
     return ok;
 }
 
@@ -1710,58 +1722,40 @@ static void sums_load(const char *path, kept_sums *s)
         snprintf(s->note, sizeof s->note, "no sums kept yet: all %zu batches computed", s->batch_count);
         return;
     }
-    struct stored {
-        long layer;         /* index in s->layers, or -1 when not continued */
-        unsigned long long data_hash;
-    } stored[SUMS_MAX_LAYERS];
-    size_t stored_count = 0;
-    char line[400], text[64], want[33];
-    int ok = fgets(line, sizeof line, f) && strcmp(line, SUMS_MAGIC) == 0;
-    hex128(s->key, want);
-    if (ok && !(fgets(line, sizeof line, f) && sscanf(line, "key %32s", text) == 1 && strcmp(text, want) == 0)) {
+    kept_records stored;
+    XXH128_hash_t key;
+    int ok = sums_read_header(f, &stored, &key);
+    if (ok && !XXH128_isEqual(key, s->key)) {
         snprintf(why, sizeof why, "the settings, grid or version changed");
         ok = 0;
     }
-    while (ok && fgets(line, sizeof line, f) && strcmp(line, "end\n") != 0) {
-        if (strncmp(line, "check ", 6) == 0) continue; /* the header's hash: the data's are checked below */
-        unsigned long long batches = 0, data_hash = 0;
-        if (stored_count == SUMS_MAX_LAYERS || sscanf(line, "layer %32s %llu %llx", text, &batches, &data_hash) != 3) {
-            ok = 0;
-            break;
-        }
+    long continued[SUMS_MAX_LAYERS]; /* per stored layer: the index in s->layers it continues, or -1 */
+    for (size_t k = 0; ok && k < stored.count; k++) {
+        const kept_layer *h = &stored.layers[k];
         long match = -1;
-        for (size_t l = 0; l < s->layer_count && match < 0; l++) {
-            char name[33];
-            hex128(s->layers[l].name, name);
-            if (strcmp(name, text) == 0 && !s->layers[l].sum && s->layers[l].kept == 0) match = (long)l;
-        }
-        int prefix = match >= 0 && batches > 0 && batches <= s->layers[match].batch_count;
-        for (unsigned long long b = 0; ok && b < batches; b++) {
-            char id[33];
-            ok = fgets(line, sizeof line, f) && sscanf(line, "batch %32s", text) == 1;
-            if (ok && prefix) {
-                hex128(s->batch_ids[s->layers[match].first_batch + b], id);
-                prefix = strcmp(id, text) == 0;
-            }
-        }
+        for (size_t l = 0; l < s->layer_count && match < 0; l++)
+            if (XXH128_isEqual(s->layers[l].name, h->name) && !s->layers[l].sum && s->layers[l].kept == 0)
+                match = (long)l;
+        int prefix = match >= 0 && h->batches > 0 && h->batches <= s->layers[match].batch_count;
+        for (size_t b = 0; prefix && b < h->batches; b++)
+            prefix = XXH128_isEqual(s->batch_ids[s->layers[match].first_batch + b], h->batch_ids[b]);
         if (match >= 0 && !prefix && !why[0])
             snprintf(why, sizeof why, "the records of %s loaded before changed", s->layers[match].label);
-        if (prefix) s->layers[match].kept = (size_t)batches; /* claims the layer; confirmed below */
-        stored[stored_count].layer = prefix ? match : -1;
-        stored[stored_count++].data_hash = data_hash;
+        if (prefix) s->layers[match].kept = h->batches; /* claims the layer; confirmed below */
+        continued[k] = prefix ? match : -1;
     }
-    if (ok && strcmp(line, "end\n") != 0) ok = 0;
-    for (size_t k = 0; ok && k < stored_count; k++) {
+    for (size_t k = 0; ok && k < stored.count; k++) {
         size_t bytes = s->cells * sizeof(double);
-        if (stored[k].layer < 0) {
+        if (continued[k] < 0) {
             ok = fseeko(f, (off_t)bytes, SEEK_CUR) == 0;
             continue;
         }
-        sums_layer *layer = &s->layers[stored[k].layer];
+        sums_layer *layer = &s->layers[continued[k]];
         layer->sum = malloc(bytes);
         ok = layer->sum && fread(layer->sum, 1, bytes, f) == bytes &&
-             XXH3_64bits(layer->sum, bytes) == (XXH64_hash_t)stored[k].data_hash;
+             XXH3_64bits(layer->sum, bytes) == (XXH64_hash_t)stored.layers[k].data_hash;
     }
+    kept_records_free(&stored);
     if (ok && fgetc(f) != EOF) ok = 0;
     fclose(f);
     if (!ok) { /* nothing from a damaged file */
