@@ -3221,6 +3221,11 @@ static int write_outputs(agg_run *run)
         for (size_t f = 0; f < file_count; f++) unlink(files[f].temp);
     for (size_t f = 0; status == HM_OK && f < file_count; f++)
         hm_remove_stale_temporaries(ctx, files[f].temp); /* left by killed runs */
+    /* Without beats there is no beat table: one left by an earlier run with beats would be read as this one's. */
+    char stale[sizeof run->output_dir + 32];
+    if (status == HM_OK && !run->result.has_beats &&
+        snprintf(stale, sizeof stale, "%s/beat_harm.csv", run->output_dir) < (int)sizeof stale && unlink(stale) == 0)
+        hm_info(ctx, "removed %s: it was made with beats, and this run has none", stale);
     return status;
 }
 

@@ -888,6 +888,12 @@ static void free_tile_hashes(tile_hashes *t)
     memset(t, 0, sizeof *t);
 }
 
+/* Beats are optional: without them there is no beat table or layer to name. */
+static int has_beats(const job *j)
+{
+    return hm_project_value(j->project, "boundaries", "beats") != NULL;
+}
+
 /* ---- run.json ---- */
 
 static void json_string(FILE *file, const char *text)
@@ -1045,9 +1051,10 @@ static int write_manifest(job *j, double seconds)
                    "\"update_duplicate_ids_rejected\": %lld, \"update_tiles_changed\": %lld",
                 j->merge.incidents_added, j->merge.intelligence_added, j->merge.rejects_added,
                 j->merge.flagged_repeated, j->merge.rejected_duplicates, j->tiles_changed);
-    fputs("},\n  \"outputs\": {\"geopackage\": \"harmmap.gpkg\", \"ward_table\": \"ward_harm.csv\", "
-          "\"beat_table\": \"beat_harm.csv\", \"report\": \"report.html\", \"surface\": \"density.tif\", "
-          "\"tiles\": \"tiles/\", \"viewer\": \"tiles/index.html\", \"qgis_project\": \"harmmap.qgs\"",
+    fputs("},\n  \"outputs\": {\"geopackage\": \"harmmap.gpkg\", \"ward_table\": \"ward_harm.csv\", ", f);
+    if (has_beats(j)) fputs("\"beat_table\": \"beat_harm.csv\", ", f);
+    fputs("\"report\": \"report.html\", \"surface\": \"density.tif\", \"tiles\": \"tiles/\", "
+          "\"viewer\": \"tiles/index.html\", \"qgis_project\": \"harmmap.qgs\"",
           f);
     if (hm_project_flag(j->project, "tiles", "mbtiles", 0)) fputs(", \"mbtiles\": \"harm.mbtiles\"", f);
     if (hm_project_flag(j->project, "aggregate", "public", 0)) fputs(", \"public\": \"public/\"", f);
@@ -1397,9 +1404,13 @@ static void print_outputs(job *j, double seconds)
 {
     if (j->options->verbosity == HM_QUIET) return;
     say(j, "done in %.1f s; outputs in %s:", seconds, j->out);
-    fprintf(stderr, "  harmmap.gpkg    records, boundaries, rejects, runs and ward_harm/beat_harm (open in QGIS)\n"
-                    "  ward_harm.csv, beat_harm.csv, report.html   tables and the report for planners\n"
-                    "  density.tif     harm density surface (EPSG:27700)\n"
+    if (has_beats(j))
+        fprintf(stderr, "  harmmap.gpkg    records, boundaries, rejects, runs and ward_harm/beat_harm (open in QGIS)\n"
+                        "  ward_harm.csv, beat_harm.csv, report.html   tables and the report for planners\n");
+    else
+        fprintf(stderr, "  harmmap.gpkg    records, wards, rejects, runs and ward_harm (open in QGIS)\n"
+                        "  ward_harm.csv, report.html   the table and the report for planners\n");
+    fprintf(stderr, "  density.tif     harm density surface (EPSG:27700)\n"
                     "  tiles/          web map tiles; open tiles/index.html in a browser\n");
     if (hm_project_flag(j->project, "tiles", "mbtiles", 0)) fprintf(stderr, "  harm.mbtiles    the tiles in one file\n");
     if (hm_project_flag(j->project, "aggregate", "public", 0))

@@ -53,4 +53,16 @@ sed -i 's|^output = out|output = plain|' plain.ini
 expect_eq "incidents without the repeats" "$(sql out/harmmap.gpkg "SELECT count(*) FROM incidents")" \
   "$(sql plain/harmmap.gpkg "SELECT count(*) FROM incidents")"
 expect_eq "runs rows" "$(sql out/harmmap.gpkg "SELECT group_concat(records_read, ' ') FROM runs")" "567 512 0 0 400"
-echo "run: outputs, manifest, determinism and skipping checked"
+
+# Beats are optional. A run without them, into a folder where a run with them left its outputs, leaves no beat table
+# behind to be read as this run's, and run.json names none.
+write_project nobeats.ini "01"
+sed -i '/^beats = /d; s|^output = out|output = plain|' nobeats.ini
+[ -s plain/beat_harm.csv ] || fail "the run with beats wrote no beat_harm.csv"
+"$HM_BINARY" run nobeats.ini >nobeats.log 2>&1 || { cat nobeats.log; fail "run without beats failed"; }
+[ ! -e plain/beat_harm.csv ] || fail "beat_harm.csv of the earlier run with beats is still there"
+grep -q "removed .*beat_harm.csv" nobeats.log || fail "the run does not say it removed the stale beat_harm.csv"
+expect_eq "run.json outputs without beats" "$(json plain/run.json '"beat_table" in m["outputs"]')" False
+expect_eq "layers without beats" "$(sql plain/harmmap.gpkg "SELECT count(*) FROM gpkg_contents WHERE table_name IN ('beats','beat_harm')")" 0
+expect_eq "run.json outputs with beats" "$(json out/run.json 'm["outputs"]["beat_table"]')" beat_harm.csv
+echo "run: outputs, manifest, determinism, skipping and a run without beats checked"
