@@ -150,11 +150,6 @@ static double clock_seconds(clockid_t clock)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-static double now_seconds(void)
-{
-    return clock_seconds(CLOCK_MONOTONIC);
-}
-
 /* ---- dates ---- */
 
 static int days_in_month(int year, int month)
@@ -3133,7 +3128,7 @@ static int write_outputs(agg_run *run)
     if (status != HM_OK) return status;
     pending_file files[5];
     size_t file_count = 0;
-    double clock = now_seconds();
+    double clock = hm_monotonic_seconds();
     const char *names[] = {"ward_harm.csv", "beat_harm.csv", "report.html"};
     for (size_t f = 0; status == HM_OK && f < 3; f++) {
         if (f == 1 && !run->result.has_beats) continue;
@@ -3152,12 +3147,12 @@ static int write_outputs(agg_run *run)
     /* In a working copy the caller owns (the pipeline's one write of harmmap.gpkg per run or update), the layers,
      * styles and metadata go straight into it: the caller flushes it and renames it over input_path. */
     const char *working_copy = options->public_mode ? NULL : options->working_copy;
-    run->seconds[2] = now_seconds() - clock;
-    clock = now_seconds();
+    run->seconds[2] = hm_monotonic_seconds() - clock;
+    clock = hm_monotonic_seconds();
     if (status == HM_OK && working_copy) {
         status = write_geopackage(run, working_copy, 0);
-        run->seconds[3] = now_seconds() - clock;
-        clock = now_seconds();
+        run->seconds[3] = hm_monotonic_seconds() - clock;
+        clock = hm_monotonic_seconds();
         sqlite3 *db = NULL;
         if (status == HM_OK) status = open_gpkg_for_writing(run, working_copy, &db);
         if (status == HM_OK && sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
@@ -3187,7 +3182,7 @@ static int write_outputs(agg_run *run)
         }
         hm_layer_summaries_destroy(styles.summaries);
         sqlite3_close(db);
-        run->seconds[4] = now_seconds() - clock;
+        run->seconds[4] = hm_monotonic_seconds() - clock;
     } else if (status == HM_OK) {
         pending_file *file = &files[file_count++];
         if (options->public_mode)
@@ -3323,15 +3318,15 @@ int hm_aggregate(hm_ctx *ctx, const hm_aggregate_options *options, GDALProgressF
     run.state_enabled = options->state_path && !options->public_mode && run.use_harm_column;
     run.incident_hash = run.hash_before_last = AGG_HASH_START;
     run.last_incident_fid = -1;
-    double clock = now_seconds();
+    double clock = hm_monotonic_seconds();
     if (status == HM_OK) status = read_records(&run);
     if (status == HM_OK && progress) progress(0.5, "records read", NULL);
     if (run.db) sqlite3_close(run.db);
     run.db = NULL;
-    run.seconds[0] = now_seconds() - clock;
-    clock = now_seconds();
+    run.seconds[0] = hm_monotonic_seconds() - clock;
+    clock = hm_monotonic_seconds();
     if (status == HM_OK) status = compute(&run);
-    run.seconds[1] = now_seconds() - clock;
+    run.seconds[1] = hm_monotonic_seconds() - clock;
     if (status == HM_OK && run.state_enabled)
         state_note_append(
             &run,

@@ -207,6 +207,13 @@ void hm_timestamp_now(char out[32])
     strftime(out, 32, "%Y-%m-%dT%H:%M:%S.000Z", &utc);
 }
 
+double hm_monotonic_seconds(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec * 1e-9;
+}
+
 const char *hm_version(void)
 {
     return HM_VERSION;

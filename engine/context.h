@@ -64,6 +64,9 @@ const char *hm_strerror(hm_status code);
 int hm_timestamp_normalise(const char *text, char out[32]);
 void hm_timestamp_now(char out[32]);
 
+/* Seconds on the monotonic clock, for the timings the commands report (differences only: its zero is arbitrary). */
+double hm_monotonic_seconds(void);
+
 /* Version strings of harmmap and the libraries it was linked with, for --version and run metadata. */
 const char *hm_version(void);
 void hm_library_versions(char *buffer, size_t size);

@@ -2092,17 +2092,10 @@ static int run_difference(hm_ctx *ctx, const hm_density_options *o, GDALProgress
     return status;
 }
 
-static double seconds_now(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)now.tv_sec + 1e-9 * (double)now.tv_nsec;
-}
-
 /* Stage timings on stderr with --verbose (never in the file: the output must not depend on the run). */
 static void verbose_time(hm_ctx *ctx, const char *stage, double *since)
 {
-    double now = seconds_now();
+    double now = hm_monotonic_seconds();
     if (hm_ctx_verbosity(ctx) >= HM_VERBOSE) hm_info(ctx, "density: %s in %.3f s", stage, now - *since);
     *since = now;
 }
@@ -2181,7 +2174,7 @@ static int density_run(hm_ctx *ctx, const hm_density_options *o, GDALProgressFun
     char **md = NULL;
     GDALDatasetH boundaries = NULL;
     OGRLayerH boundary = NULL;
-    double clock = seconds_now();
+    double clock = hm_monotonic_seconds();
     int by_batches = o->accumulator && !o->compat_qgis; /* QGIS's float32 sums are QGIS's, in one pass */
     /* --kept-unchanged: the records the kept sums stand for are not read (see "sums kept between runs"). */
     kept_records kept;

@@ -154,13 +154,6 @@ static int path_printf(char *out, size_t size, const char *fmt, ...)
     return written >= 0 && (size_t)written < size;
 }
 
-static double now_seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 /* When, in the GeoPackage form (context.h): OGR_CURRENT_DATE when tests pin it. */
 static void format_utc_now(char *out, size_t size)
 {
@@ -509,7 +502,7 @@ static int identify_output(const job *j, const char *name, output_identity *id)
     id->device = (long long)info.st_dev;
     id->inode = (long long)info.st_ino;
     id->size = (long long)info.st_size;
-    id->mtime_ns = (long long)info.st_mtim.tv_sec * 1000000000LL + info.st_mtim.tv_nsec;
+    id->mtime_ns = pl_mtime_ns(&info);
     id->change_counter = (unsigned long)counter[0] << 24 | (unsigned long)counter[1] << 16 |
                          (unsigned long)counter[2] << 8 | counter[3];
     return 1;
@@ -716,13 +709,13 @@ static int add_history(job *j, const char *fmt, ...)
 
 static void begin_stage(job *j, int stage, double *clock)
 {
-    *clock = now_seconds();
+    *clock = hm_monotonic_seconds();
     j->stages[stage].name = stage_names[stage];
 }
 
 static void end_stage(job *j, int stage, double clock)
 {
-    j->stages[stage].seconds += now_seconds() - clock;
+    j->stages[stage].seconds += hm_monotonic_seconds() - clock;
     j->stages[stage].ran = 1;
 }
 
@@ -1233,7 +1226,7 @@ static int publish_work_gpkg(job *j)
     hm_kept_summaries kept = {summaries_path, j->is_update && j->kept_outputs_intact, &continued, appended};
     if (status == HM_OK && o) status = hm_qgis_prepare_output_gpkg(j->ctx, o, j->work_gpkg, &kept);
     hm_qgis_options_free(o);
-    double styled = now_seconds();
+    double styled = hm_monotonic_seconds();
     if (status == HM_OK && hm_fsync_path(j->work_gpkg) != 0)
         status = hm_error(j->ctx, HM_EIO, "%s: cannot flush to disk: %s", j->work_gpkg, strerror(errno));
     if (status == HM_OK && rename(j->work_gpkg, j->gpkg) != 0)
@@ -1249,7 +1242,7 @@ static int publish_work_gpkg(job *j)
             hm_remove_stale_temporaries(j->ctx, earlier);
         snprintf(j->stages[STAGE_QGIS].note, sizeof j->stages[STAGE_QGIS].note,
                  "styles and metadata of harmmap.gpkg %.2f s (%zu layer summaries continued with the new rows), "
-                 "its flush and rename %.2f s", styled - clock, continued, now_seconds() - styled);
+                 "its flush and rename %.2f s", styled - clock, continued, hm_monotonic_seconds() - styled);
     }
     end_stage(j, STAGE_QGIS, clock);
     if (status != HM_OK) hm_error_prefix(j->ctx, "stage qgis");
@@ -1427,7 +1420,7 @@ static int prepare_job(hm_ctx *ctx, const hm_pipeline_options *options, GDALProg
     j->options = options;
     j->progress = progress;
     j->is_update = is_update;
-    j->start_time = now_seconds();
+    j->start_time = hm_monotonic_seconds();
     format_utc_now(j->started, sizeof j->started);
     hm_ctx_set_verbosity(ctx, options->verbosity);
     int status = hm_project_load(ctx, options->project_path, &j->project);
@@ -1484,7 +1477,7 @@ int hm_run(hm_ctx *ctx, const hm_pipeline_options *options, GDALProgressFunc pro
         say(&j, "geocode: placing records in wards and beats");
         status = make_work_gpkg_path(&j);
         if (status == HM_OK) status = geocode_inputs(&j, 0, j.work_gpkg);
-        j.geocode_seconds = now_seconds() - clock;
+        j.geocode_seconds = hm_monotonic_seconds() - clock;
         if (status == HM_OK) status = pl_gpkg_index_record_ids(ctx, j.work_gpkg);
         end_stage(&j, STAGE_GEOCODE, clock);
     }
@@ -1494,7 +1487,7 @@ int hm_run(hm_ctx *ctx, const hm_pipeline_options *options, GDALProgressFunc pro
         status = run_qgis(&j);
     }
     if (status == HM_OK) status = read_geocode_counts(&j);
-    double seconds = now_seconds() - j.start_time;
+    double seconds = hm_monotonic_seconds() - j.start_time;
     if (status == HM_OK) {
         long long placed = 0, rejected = 0;
         for (size_t i = 0; i < j.input_count; i++) placed += j.inputs[i].placed, rejected += j.inputs[i].rejected;
@@ -1710,7 +1703,7 @@ typedef struct background_copy {
 static void *copy_thread(void *argument)
 {
     background_copy *c = argument;
-    double start = now_seconds();
+    double start = hm_monotonic_seconds();
     c->status = hm_copy_file(c->ctx, c->from, c->to);
     /* The copy is flushed before it is renamed over harmmap.gpkg (publish_work_gpkg): its 480 MB (at a million
      * records) start for the disk now, while the update works, and the flush is left with what changed since. */
@@ -1719,7 +1712,7 @@ static void *copy_thread(void *argument)
         sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
         close(fd);
     }
-    c->seconds = now_seconds() - start;
+    c->seconds = hm_monotonic_seconds() - start;
     return NULL;
 }
 
@@ -1842,10 +1835,10 @@ int hm_update(hm_ctx *ctx, const hm_pipeline_options *options, GDALProgressFunc 
         begin_stage(&j, STAGE_GEOCODE, &clock);
         say(&j, "geocode: placing the new records, then adding them to %s", j.gpkg);
         status = geocode_inputs(&j, first_new, fresh);
-        j.geocode_seconds = now_seconds() - clock;
+        j.geocode_seconds = hm_monotonic_seconds() - clock;
         int copied = copy_finish(&j, &copy, status == HM_OK);
         if (status == HM_OK) status = copied;
-        double waited = now_seconds() - clock - j.geocode_seconds;
+        double waited = hm_monotonic_seconds() - clock - j.geocode_seconds;
         if (status == HM_OK) status = pl_gpkg_merge(ctx, j.work_gpkg, fresh, &j.merge);
         unlink(fresh);
         end_stage(&j, STAGE_GEOCODE, clock);
@@ -1895,7 +1888,7 @@ int hm_update(hm_ctx *ctx, const hm_pipeline_options *options, GDALProgressFunc 
                 say(&j, "added '%s = %s' to %s", j.inputs[i].input.kind ? "intelligence" : "incidents",
                     j.inputs[i].input.path, options->project_path);
         }
-    double seconds = now_seconds() - j.start_time;
+    double seconds = hm_monotonic_seconds() - j.start_time;
     if (status == HM_OK) {
         char names[400] = "";
         size_t used = 0;

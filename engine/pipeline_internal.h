@@ -24,6 +24,9 @@ typedef struct pl_file_id {
     long long mtime_ns;   /* for a folder: the latest of its files */
 } pl_file_id;
 
+struct stat;
+/* A file's modification time in nanoseconds, the form kept in the state. */
+long long pl_mtime_ns(const struct stat *info);
 /* Size and modification time only (cheap): used to decide whether the SHA-256 must be computed again. */
 int pl_file_stat(hm_ctx *ctx, const char *path, pl_file_id *id);
 /* Size, time and SHA-256 of a file, or of a folder's files (name and hash of each, in name order). */

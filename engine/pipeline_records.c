@@ -30,7 +30,7 @@ static void hex_digest(const unsigned char *digest, unsigned length, char *out)
     out[2 * length] = '\0';
 }
 
-static long long mtime_ns(const struct stat *info)
+long long pl_mtime_ns(const struct stat *info)
 {
     return (long long)info->st_mtim.tv_sec * 1000000000LL + info->st_mtim.tv_nsec;
 }
@@ -106,7 +106,7 @@ static int folder_identify(hm_ctx *ctx, const char *path, pl_file_id *id, int wi
         struct stat info;
         if (stat(child, &info) != 0 || !S_ISREG(info.st_mode)) continue;
         id->size_bytes += (long long)info.st_size;
-        if (mtime_ns(&info) > id->mtime_ns) id->mtime_ns = mtime_ns(&info);
+        if (pl_mtime_ns(&info) > id->mtime_ns) id->mtime_ns = pl_mtime_ns(&info);
         if (!with_hash) continue;
         char hex[65];
         status = sha256_file(ctx, child, hex);
@@ -135,7 +135,7 @@ int pl_file_stat(hm_ctx *ctx, const char *path, pl_file_id *id)
     id->sha256[0] = '\0';
     if (S_ISDIR(info.st_mode)) return folder_identify(ctx, path, id, 0);
     id->size_bytes = (long long)info.st_size;
-    id->mtime_ns = mtime_ns(&info);
+    id->mtime_ns = pl_mtime_ns(&info);
     return HM_OK;
 }
 
@@ -145,7 +145,7 @@ int pl_file_identify(hm_ctx *ctx, const char *path, pl_file_id *id)
     if (stat(path, &info) != 0) return hm_error(ctx, HM_EIO, "%s: %s", path, strerror(errno));
     if (S_ISDIR(info.st_mode)) return folder_identify(ctx, path, id, 1);
     id->size_bytes = (long long)info.st_size;
-    id->mtime_ns = mtime_ns(&info);
+    id->mtime_ns = pl_mtime_ns(&info);
     return sha256_file(ctx, path, id->sha256);
 }
 

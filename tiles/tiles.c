@@ -280,13 +280,6 @@ static int write_mbtiles_metadata(hm_ctx *ctx, hm_mbtiles *m, const hm_tileset_o
     return HM_OK;
 }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static int tileset_build(hm_ctx *ctx, const hm_tileset_options *o, GDALProgressFunc progress,
                          void *progress_data, hm_tileset_summary *summary);
 
@@ -308,7 +301,7 @@ int hm_tileset_build(hm_ctx *ctx, const hm_tileset_options *o, GDALProgressFunc 
 static int tileset_build(hm_ctx *ctx, const hm_tileset_options *o, GDALProgressFunc progress,
                          void *progress_data, hm_tileset_summary *summary)
 {
-    double started = now_seconds();
+    double started = hm_monotonic_seconds();
     memset(summary, 0, sizeof *summary);
     job j;
     memset(&j, 0, sizeof j);
@@ -490,6 +483,6 @@ done:
     hm_manifest_free(&j.previous);
     hm_buffer_free(&j.file_buffer);
     hm_raster_source_destroy(source);
-    summary->seconds = now_seconds() - started;
+    summary->seconds = hm_monotonic_seconds() - started;
     return status;
 }
