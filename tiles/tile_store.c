@@ -86,7 +86,7 @@ static void split_path(const char *path, char *parent, size_t parent_size, char 
 }
 
 /* Folders .NAME.tmp-<pid>-XXXXXX left by killed runs: those whose process is gone (the convention of
- * engine/tempfiles.h, kept here without including it: tiles/ uses only context.h from engine/). A folder of a
+ * engine/tempfiles.h, whose hm_remove_stale_temporaries removes files, where these are whole trees). A folder of a
  * live process, another run writing the same output right now, is left alone. */
 static void remove_stale_temporaries(const char *parent, const char *base)
 {
