@@ -1426,6 +1426,10 @@ static int prepare_job(hm_ctx *ctx, const hm_pipeline_options *options, GDALProg
     int status = hm_project_load(ctx, options->project_path, &j->project);
     if (status == HM_OK && options->output_dir) status = hm_project_set_output_dir(ctx, j->project, options->output_dir);
     if (status == HM_OK) status = setup_paths(j);
+    /* The tiles folder is replaced as a whole, so one that is not a tile set stops the tiles stage: checked here,
+     * before anything is written, rather than after geocode, aggregate and density have replaced their outputs. */
+    if (status == HM_OK && (status = hm_tiles_check_output(ctx, j->tiles)) != HM_OK)
+        hm_error_prefix(ctx, "%s, [project] output", options->project_path);
     if (status == HM_OK) status = make_dirs(ctx, j->out);
     if (status == HM_OK) status = make_dirs(ctx, j->keys_dir);
     if (status == HM_OK) status = make_dirs(ctx, j->temp_dir);

@@ -229,6 +229,11 @@ void hm_tiles_options_free(hm_tiles_options *options)
     free(options);
 }
 
+int hm_tiles_check_output(hm_ctx *ctx, const char *dir)
+{
+    return hm_tileset_check_output(ctx, dir);
+}
+
 int hm_tiles(hm_ctx *ctx, const hm_tiles_options *options, GDALProgressFunc progress)
 {
     if (!options) return HM_OK; /* --help */

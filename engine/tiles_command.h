@@ -31,4 +31,7 @@ void hm_tiles_options_free(hm_tiles_options *options);
 /* Runs the command. progress may be NULL: GDALTermProgress is used unless -q. Prints a one-line summary. */
 int hm_tiles(hm_ctx *ctx, const hm_tiles_options *options, GDALProgressFunc progress);
 
+/* Whether `harmmap tiles -o DIR` could replace DIR (an empty folder, a previous tile set, or nothing there). */
+int hm_tiles_check_output(hm_ctx *ctx, const char *dir);
+
 #endif

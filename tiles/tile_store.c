@@ -109,6 +109,43 @@ static void remove_stale_temporaries(const char *parent, const char *base)
     closedir(dir);
 }
 
+/* What an existing final_dir may be: a previous tile set (its manifest), an empty folder, or nothing. */
+static int check_final_dir(hm_ctx *ctx, const char *final_dir, int *exists, int *has_previous)
+{
+    *exists = *has_previous = 0;
+    struct stat st;
+    if (stat(final_dir, &st) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR) return HM_OK; /* ENOTDIR: creating it later says why */
+        return hm_error(ctx, HM_EIO, "-o %s: %s", final_dir, strerror(errno));
+    }
+    if (!S_ISDIR(st.st_mode))
+        return hm_error(ctx, HM_EINVAL, "-o %s: exists and is not a folder; choose another path", final_dir);
+    *exists = 1;
+    char manifest[PATH_MAX + 32];
+    (void)hm_path_format(manifest, sizeof manifest, "%s/%s", final_dir, HM_MANIFEST_NAME);
+    *has_previous = access(manifest, F_OK) == 0;
+    if (*has_previous) return HM_OK;
+    DIR *dir = opendir(final_dir);
+    int empty = 1;
+    struct dirent *entry;
+    while (dir && (entry = readdir(dir)))
+        if (strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0) empty = 0;
+    if (dir) closedir(dir);
+    if (!empty)
+        return hm_error(ctx, HM_EINVAL,
+                        "-o %s: the folder exists, is not empty and holds no harmmap tile set (no %s); it would "
+                        "be replaced as a whole, so choose a new folder or empty this one",
+                        final_dir, HM_MANIFEST_NAME);
+    return HM_OK;
+}
+
+int hm_tile_store_check(hm_ctx *ctx, const char *final_dir)
+{
+    int exists, has_previous;
+    if (!final_dir || !*final_dir) return hm_error(ctx, HM_EINVAL, "-o: give the output folder");
+    return check_final_dir(ctx, final_dir, &exists, &has_previous);
+}
+
 int hm_tile_store_begin(hm_ctx *ctx, const char *final_dir, int tms, hm_tile_store **out)
 {
     *out = NULL;
@@ -129,38 +166,10 @@ int hm_tile_store_begin(hm_ctx *ctx, const char *final_dir, int tms, hm_tile_sto
                         "-o %s: name a folder of its own for the tiles (it is replaced as a whole)",
                         final_dir);
     }
-
-    struct stat st;
-    if (stat(final_dir, &st) == 0) {
-        if (!S_ISDIR(st.st_mode)) {
-            free(store);
-            return hm_error(ctx, HM_EINVAL, "-o %s: exists and is not a folder; choose another path",
-                            final_dir);
-        }
-        store->final_exists = 1;
-        char manifest[PATH_MAX + 32];
-        (void)hm_path_format(manifest, sizeof manifest, "%s/%s", final_dir, HM_MANIFEST_NAME);
-        store->has_previous = access(manifest, F_OK) == 0;
-        if (!store->has_previous) {
-            DIR *dir = opendir(final_dir);
-            int empty = 1;
-            struct dirent *entry;
-            while (dir && (entry = readdir(dir)))
-                if (strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0) empty = 0;
-            if (dir) closedir(dir);
-            if (!empty) {
-                free(store);
-                return hm_error(ctx, HM_EINVAL,
-                                "-o %s: the folder exists, is not empty and holds no harmmap tile "
-                                "set (no %s); it would be replaced as a whole, so choose a new "
-                                "folder or empty this one",
-                                final_dir, HM_MANIFEST_NAME);
-            }
-        }
-    } else if (errno != ENOENT && errno != ENOTDIR) { /* ENOTDIR: creating it below says why */
-        int e = errno;
+    int status = check_final_dir(ctx, final_dir, &store->final_exists, &store->has_previous);
+    if (status != HM_OK) {
         free(store);
-        return hm_error(ctx, HM_EIO, "-o %s: %s", final_dir, strerror(e));
+        return status;
     }
 
     remove_stale_temporaries(parent, base);

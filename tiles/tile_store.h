@@ -28,6 +28,10 @@
 
 typedef struct hm_tile_store hm_tile_store;
 
+/* Whether `final_dir` may receive a tile set: it does not exist, or is an empty folder or a previous tile set.
+ * Otherwise an error saying what to do. hm_tile_store_begin checks the same first. */
+int hm_tile_store_check(hm_ctx *ctx, const char *final_dir);
+
 /* Prepares a new tile set for `final_dir`. Fails (with what to do) when the parent is not writable or
  * final_dir exists and is not a tile set. */
 int hm_tile_store_begin(hm_ctx *ctx, const char *final_dir, int tms, hm_tile_store **out);

@@ -283,6 +283,11 @@ static int write_mbtiles_metadata(hm_ctx *ctx, hm_mbtiles *m, const hm_tileset_o
 static int tileset_build(hm_ctx *ctx, const hm_tileset_options *o, GDALProgressFunc progress,
                          void *progress_data, hm_tileset_summary *summary);
 
+int hm_tileset_check_output(hm_ctx *ctx, const char *output_dir)
+{
+    return hm_tile_store_check(ctx, output_dir);
+}
+
 /* Tiles are no more readable than the surface they show (a surface made from intelligence is owner-only, and
  * even the names of the tile files tell where it is): the permission bits the input lacks are added to the
  * umask while the folder, tiles and MBTiles are created. */

@@ -68,4 +68,8 @@ typedef struct hm_tileset_summary {
 int hm_tileset_build(hm_ctx *ctx, const hm_tileset_options *options, GDALProgressFunc progress,
                      void *progress_data, hm_tileset_summary *summary);
 
+/* Whether hm_tileset_build could replace `output_dir` (tile_store.h): for callers that check everything before
+ * they start, as the pipeline does. */
+int hm_tileset_check_output(hm_ctx *ctx, const char *output_dir);
+
 #endif

@@ -26,6 +26,14 @@ expect_refusal 2 "bad.ini:6: [boundaries] wards = $work/nowhere.gpkg: No such fi
 expect_refusal 2 "no-such.ini: No such file or directory" "$HM_BINARY" run no-such.ini
 expect_refusal 2 "give the project file" "$HM_BINARY" run
 expect_refusal 2 "unknown option '--add'" "$HM_BINARY" run p.ini --add x.csv
+# An output folder whose tiles/ holds someone's files (not a tile set, which the tiles stage replaces as a whole):
+# refused before any output is written, not after geocode, aggregate and density have written theirs.
+sed 's|^output = out|output = theirs|' p.ini >theirs.ini
+mkdir -p theirs/tiles
+echo "not a tile" >theirs/tiles/holiday.png
+expect_refusal 2 "theirs.ini, [project] output: -o $work/theirs/tiles: the folder exists, is not empty and holds no harmmap tile set" \
+  "$HM_BINARY" run theirs.ini
+expect_eq "files in the refused output folder" "$(cd theirs && find . | sort | tr '\n' ' ')" ". ./tiles ./tiles/holiday.png "
 
 # update needs a finished run, and files that exist.
 expect_refusal 2 "has no previous run" "$HM_BINARY" update p.ini
