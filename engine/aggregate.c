@@ -677,8 +677,8 @@ static uint64_t hash_word(uint64_t hash, uint64_t word)
     return XXH3_64bits_withSeed(&word, sizeof word, hash);
 }
 
-/* A row's pieces gathered into one buffer and hashed once (one XXH3 call per piece cost as much as SQLite's reading of
- * the million rows hashed); a piece that does not fit is hashed after what came before it. */
+/* A row's pieces gathered into one buffer and hashed with one call, not one call per piece: a full pass hashes every
+ * incident. A piece that does not fit is hashed after what came before it. */
 typedef struct row_hash {
     unsigned char bytes[512];
     size_t size;
