@@ -378,6 +378,15 @@ static int tileset_build(hm_ctx *ctx, const hm_tileset_options *o, GDALProgressF
     }
     summary->range_min = range_min;
     summary->range_max = range_max;
+    /* A kept or given range is held fixed on purpose (comparable weeks), but cells above its top all get the top
+     * colour: say so, since nothing on the map shows it. */
+    double top = hm_raster_source_max_above(source, o->threshold);
+    if (top > range_max)
+        hm_warn(ctx,
+                "%s reaches %.6g, above the top of the colour range (%.6g): those cells all show the top colour; "
+                "widen the range (--range MIN,MAX; [tiles] range in a project) or use --range auto to tell them "
+                "apart",
+                base_name(o->input_path), top, range_max);
 
     hm_manifest header;
     memset(&header, 0, sizeof header);

@@ -24,6 +24,13 @@ grep -q "Driver: MBTiles/MBTiles" gdalinfo.txt || { cat gdalinfo.txt; exit 1; }
 grep -q "ZOOM_LEVEL=13" gdalinfo.txt || { echo "gdalinfo does not see zoom 13"; cat gdalinfo.txt; exit 1; }
 $check mbtiles out.mbtiles out
 
+# A fixed colour range below the surface's maximum: drawn (the top colour), and said.
+"$HM_BINARY" tiles s.tif -o low --zoom 9-10 --range 0,0.001 2>low.txt
+grep -q "warning: s.tif reaches .*, above the top of the colour range (0.001)" low.txt ||
+  { echo "no warning for a range below the surface's maximum:"; cat low.txt; exit 1; }
+"$HM_BINARY" tiles s.tif -o auto --zoom 9-10 --range auto 2>auto.txt
+if grep -q "warning" auto.txt; then echo "--range auto warned:"; cat auto.txt; exit 1; fi
+
 # Threads do not change a byte (tiles, manifest, MBTiles rows).
 "$HM_BINARY" tiles s.tif -o out1 --zoom 9-13 --mbtiles out1.mbtiles --threads 1 -q
 diff -r out out1
