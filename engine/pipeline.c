@@ -1254,7 +1254,7 @@ static int run_aggregate(job *j)
 {
     double clock;
     begin_stage(j, STAGE_AGGREGATE, &clock);
-    say(j, "aggregate: harm per ward and beat");
+    say(j, "aggregate: harm per ward%s", has_beats(j) ? " and beat" : "");
     int status = call_stage(j, j->ctx, STAGE_AGGREGATE);
     end_stage(j, STAGE_AGGREGATE, clock);
     return status;
@@ -1478,7 +1478,7 @@ int hm_run(hm_ctx *ctx, const hm_pipeline_options *options, GDALProgressFunc pro
     pl_keyset_destroy(loaded);
     if (status == HM_OK) {
         begin_stage(&j, STAGE_GEOCODE, &clock);
-        say(&j, "geocode: placing records in wards and beats");
+        say(&j, "geocode: placing records in wards%s", has_beats(&j) ? " and beats" : "");
         status = make_work_gpkg_path(&j);
         if (status == HM_OK) status = geocode_inputs(&j, 0, j.work_gpkg);
         j.geocode_seconds = hm_monotonic_seconds() - clock;
