@@ -3261,7 +3261,7 @@ static void print_summary(const agg_run *run)
     const hm_agg_result *result = &run->result;
     char harm[64];
     hm_agg_format_number(result->wards.harm_total, 1, harm, sizeof harm);
-    printf("records: %lld used, %lld outside every ward%s", result->records_used, result->records_outside,
+    printf("records: %lld read, %lld of them outside every ward%s", result->records_used, result->records_outside,
            result->public_mode ? "" : "\n");
     if (result->public_mode) printf(" (intelligence not graded P left out)\n");
     const hm_agg_set *sets[2] = {&result->wards, result->has_beats ? &result->beats : NULL};
