@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -274,6 +275,7 @@ typedef struct job {
      * publish_work_gpkg. gpkg_published: it has been renamed over harmmap.gpkg, styled and described. */
     char work_gpkg[PATH_MAX + 64];
     int gpkg_published;
+    int lock_fd; /* .harmmap/lock, held (flock) from preparing the job to freeing it; -1 when not held */
     char versions[320];
     char settings_hash[65];
     job_input *inputs;
@@ -314,6 +316,8 @@ static void job_free(job *j)
     free(j->history);
     for (int s = 0; s < STAGE_COUNT; s++) hm_argv_free(&j->stages[s].argv);
     hm_project_destroy(j->project);
+    if (j->lock_fd >= 0) close(j->lock_fd); /* releases the lock (lock_output) */
+    j->lock_fd = -1;
 }
 
 static void say(job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -1412,10 +1416,44 @@ static void print_outputs(job *j, double seconds)
                     "  run.json        inputs, SHA-256, parameters, counts, timings, versions\n");
 }
 
+/* One run or update at a time per output folder. Two at once would each empty and fill the other's keys and
+ * temporaries in .harmmap/, and an update could take the other's half-written state for the last run's. The lock
+ * is flock(2) on .harmmap/lock, so a killed run leaves nothing to clear; the file holds the holder's process id,
+ * for the message of the one refused. */
+static int lock_output(job *j)
+{
+    char path[sizeof j->state_dir + 16];
+    if (!path_printf(path, sizeof path, "%s/lock", j->state_dir))
+        return hm_error(j->ctx, HM_EINVAL, "%s: the path is too long", j->state_dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return hm_error(j->ctx, HM_EIO, "%s: cannot create: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        char holder[32];
+        ssize_t got = pread(fd, holder, sizeof holder - 1, 0);
+        holder[got > 0 ? got : 0] = '\0';
+        holder[strcspn(holder, "\n")] = '\0';
+        close(fd);
+        if (e != EWOULDBLOCK) return hm_error(j->ctx, HM_EIO, "%s: cannot lock: %s", path, strerror(e));
+        return hm_error(j->ctx, HM_EINVAL,
+                        "%s is being written by another harmmap run or update%s%s%s: wait until it has finished, "
+                        "then run this again",
+                        j->out, *holder ? " (process " : "", holder, *holder ? ")" : "");
+    }
+    char pid[32];
+    int length = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)length, 0) != length) {
+        /* the id is only for the message of a run refused meanwhile */
+    }
+    j->lock_fd = fd;
+    return HM_OK;
+}
+
 static int prepare_job(hm_ctx *ctx, const hm_pipeline_options *options, GDALProgressFunc progress, int is_update,
                        job *j)
 {
     memset(j, 0, sizeof *j);
+    j->lock_fd = -1;
     j->ctx = ctx;
     j->options = options;
     j->progress = progress;
@@ -1433,6 +1471,7 @@ static int prepare_job(hm_ctx *ctx, const hm_pipeline_options *options, GDALProg
     if (status == HM_OK) status = make_dirs(ctx, j->out);
     if (status == HM_OK) status = make_dirs(ctx, j->keys_dir);
     if (status == HM_OK) status = make_dirs(ctx, j->temp_dir);
+    if (status == HM_OK) status = lock_output(j);
     if (status == HM_OK) status = build_stage_argvs(j);
     if (status == HM_OK) status = compute_settings_hash(j);
     if (status == HM_OK) status = collect_dependencies(j);

@@ -35,6 +35,21 @@ expect_refusal 2 "theirs.ini, [project] output: -o $work/theirs/tiles: the folde
   "$HM_BINARY" run theirs.ini
 expect_eq "files in the refused output folder" "$(cd theirs && find . | sort | tr '\n' ' ')" ". ./tiles ./tiles/holiday.png "
 
+# One run or update at a time per output folder: a second one, while the lock is held, is refused before it
+# touches anything (one process holds flock(2) on it here, as a running harmmap would).
+mkdir -p out/.harmmap
+/usr/bin/python3 -c 'import fcntl, sys, time
+f = open(sys.argv[1], "w"); fcntl.flock(f, fcntl.LOCK_EX); f.write("4242\n"); f.flush(); time.sleep(60)' \
+  out/.harmmap/lock >/dev/null 2>&1 &
+holder=$!
+for _ in $(seq 100); do grep -q 4242 out/.harmmap/lock 2>/dev/null && break; sleep 0.1; done
+expect_refusal 2 "$work/out is being written by another harmmap run or update (process 4242)" "$HM_BINARY" run p.ini
+expect_refusal 2 "is being written by another harmmap run or update" "$HM_BINARY" update p.ini
+kill "$holder"
+wait "$holder" 2>/dev/null || true
+[ ! -e out/harmmap.gpkg ] || fail "a refused run wrote harmmap.gpkg"
+rm -rf out
+
 # update needs a finished run, and files that exist.
 expect_refusal 2 "has no previous run" "$HM_BINARY" update p.ini
 "$HM_BINARY" run -q p.ini || fail "run failed"
