@@ -1434,7 +1434,11 @@ static int lock_output(job *j)
         holder[got > 0 ? got : 0] = '\0';
         holder[strcspn(holder, "\n")] = '\0';
         close(fd);
-        if (e != EWOULDBLOCK) return hm_error(j->ctx, HM_EIO, "%s: cannot lock: %s", path, strerror(e));
+        if (e != EWOULDBLOCK) { /* a file system without locks (some network shares): go on, as before locks */
+            hm_warn(j->ctx, "%s: cannot lock: %s; going on without the lock: start no other run or update on %s "
+                    "until this one has finished", path, strerror(e), j->out);
+            return HM_OK;
+        }
         return hm_error(j->ctx, HM_EINVAL,
                         "%s is being written by another harmmap run or update%s%s%s: wait until it has finished, "
                         "then run this again",
