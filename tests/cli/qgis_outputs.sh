@@ -2,7 +2,8 @@
 # The sample run's outputs opened in QGIS itself (tests/cli/qgis_check.py through PyQGIS, headless): every layer
 # valid with the feature count written, harmmap's default styles applied (not QGIS's single symbol), EPSG:27700,
 # the surface drawn with the tiles' colours, the project read and rendered to a PNG that is not blank; the same for
-# the public product's own project. Skipped when PyQGIS (Debian's python3-qgis, scripts/setup --qgis) is absent.
+# the public product's own project, and for a project without intelligence or beats. Skipped when PyQGIS (Debian's
+# python3-qgis, scripts/setup --qgis) is absent.
 source "$(dirname "$0")/lib.sh"
 /usr/bin/python3 -c "import qgis.core" 2>/dev/null \
   || skip "PyQGIS is not installed: /usr/bin/python3 cannot import qgis.core (install it with scripts/setup --qgis)"
@@ -25,3 +26,10 @@ for f in harmmap.qgs density.qml public/harmmap.qgs; do [ -s "$out/$f" ] || fail
 mv "$out" "$work/moved"
 /usr/bin/python3 "$HM_SOURCE_DIR/tests/cli/qgis_check.py" "$work/moved" "$work/moved/harmmap.qgs" "$work/render-moved" \
   || fail "QGIS checks of the moved output folder failed (see above)"
+# A project with neither intelligence nor beats (police.uk files and wards only, a common first project): its
+# outputs open as well, the empty intelligence layer with its catch-all category.
+sed -e '/^intelligence = /d' -e '/^beats = /d' -e "s|= \([a-z]*[./]\)|= $sample/\1|" -e "s|^output = .*|output = $work/plain|" \
+  -e 's/^zoom = .*/zoom = 10-12/' "$sample/project.ini" >plain.ini
+"$HM_BINARY" run -q plain.ini >plain.log 2>&1 || { cat plain.log; fail "harmmap run without intelligence and beats failed"; }
+/usr/bin/python3 "$HM_SOURCE_DIR/tests/cli/qgis_check.py" "$work/plain" "$work/plain/harmmap.qgs" "$work/render-plain" \
+  || fail "QGIS checks of a project without intelligence and beats failed (see above)"
