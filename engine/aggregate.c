@@ -3226,6 +3226,36 @@ static int write_outputs(agg_run *run)
 
 /* ---- the command ---- */
 
+/* Removes the folders from the paths in `text`: in each word (a run of characters between spaces, ',', ';', '(',
+ * ')' and ':') that holds a '/', only what follows its last '/' is kept. */
+static void strip_folders(char *text)
+{
+    static const char separators[] = " ,;():";
+    char *out = text;
+    for (const char *in = text; *in;) {
+        if (strchr(separators, *in)) {
+            *out++ = *in++;
+            continue;
+        }
+        const char *end = in + strcspn(in, separators);
+        const char *name = in;
+        for (const char *c = in; c < end; c++)
+            if (*c == '/') name = c + 1;
+        while (name < end) *out++ = *name++;
+        in = end;
+    }
+    *out = '\0';
+}
+
+/* A public product names the files it was made from by their names only: the folders they sat in (a user's home,
+ * an operation's name) are not for the public. */
+static void keep_file_names_only(hm_agg_result *result)
+{
+    strip_folders(result->input_path);
+    strip_folders(result->population_path);
+    strip_folders(result->harm_source);
+}
+
 /* The note (hm_aggregate_options_set_state) ends with where the time went. */
 static void note_seconds(const agg_run *run)
 {
@@ -3335,6 +3365,7 @@ int hm_aggregate(hm_ctx *ctx, const hm_aggregate_options *options, GDALProgressF
             run.neighbours_taken, run.neighbours_total, run.tests_taken, run.tests_total,
             outlines_kept(&run) ? "the report's ward outlines" : "not the report's ward outlines");
     if (status == HM_OK && progress) progress(0.7, "statistics computed", NULL);
+    if (status == HM_OK && options->public_mode) keep_file_names_only(result);
     if (status == HM_OK) status = write_outputs(&run);
     if (status == HM_OK && run.state_enabled) save_state(&run);
     if (status == HM_OK && options->state_path && !options->state_note) hm_info(ctx, "aggregate: %s", run.state_note);

@@ -50,6 +50,14 @@ grep -q "Public version" $out/report.html || fail "report does not say it is the
 grep -q "fewer than 5 records" $out/report.html || fail "report does not say what was suppressed"
 grep -q 'data-code="W05"><td></td><td>W05</td><td>Ward 5</td><td colspan="[0-9]*">suppressed' $out/report.html \
   || fail "W05's report row is not marked suppressed"
+# The files it was made from are named without their folders (a user's home or an operation's name is not for the
+# public): here the input and the harm tables, given by full paths.
+for folder in "$work" "$HM_SOURCE_DIR"; do
+  ! grep -rlaF -- "$folder" "$out" >/dev/null || fail "the folder $folder is named in $(grep -rlaF -- "$folder" "$out")"
+done
+expect_eq "input named" "$(sql $out/public.gpkg "SELECT value FROM aggregate_runs WHERE item = 'input'")" in.gpkg
+"$HM_BINARY" aggregate -q "$work/in.gpkg" --public -o "$work/absolute" || fail "aggregate --public of a full path failed"
+! grep -rlaF -- "$work" absolute >/dev/null || fail "the folder $work is named in $(grep -rlaF -- "$work" absolute)"
 # A ward under a raised threshold disappears too.
 "$HM_BINARY" aggregate -q in.gpkg --public --min-count 10 -o out10
 expect_eq "W02 (9 records) suppressed at --min-count 10" "$(value out10/public.gpkg ward_harm W02 suppressed)" 1
