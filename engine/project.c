@@ -754,10 +754,55 @@ hm_project *hm_project_destroy(hm_project *project)
 }
 
 /* Checks across keys, once every line has been read. */
+/* A period's first and last day as YYYYMMDD numbers, a month's last day as its 31st (only compared, never shown).
+ * 0 when the value is not FROM..TO (already a problem of its own). */
+static int period_bounds(const char *value, long *from, long *to)
+{
+    const char *dots = strstr(value, "..");
+    int parts_from = 0, parts_to = 0;
+    if (!dots || !parse_date_prefix(value, (size_t)(dots - value), &parts_from) || parts_from < 2 ||
+        !parse_date_prefix(dots + 2, strlen(dots + 2), &parts_to) || parts_to < 2)
+        return 0;
+    *from = atol(value) * 10000 + atol(value + 5) * 100 + (parts_from == 3 ? atol(value + 8) : 1);
+    *to = atol(dots + 2) * 10000 + atol(dots + 7) * 100 + (parts_to == 3 ? atol(dots + 10) : 31);
+    return 1;
+}
+
+/* Periods that end before they start or overlap are refused here, naming their lines, rather than by aggregate
+ * after geocode has run. (A name given twice is refused with every other repeated key.) */
+static void check_periods(load_state *state)
+{
+    hm_project *project = state->project;
+    const char *file = state->display_path;
+    for (size_t i = 0; i < project->entry_count; i++) {
+        const entry *e = &project->entries[i];
+        long from, to;
+        if (strcmp(e->spec->section, "periods") != 0 || !period_bounds(e->value, &from, &to)) continue;
+        if (to < from) {
+            add_problem(&state->problems, "%s:%d: [periods] %s = %s ends before it starts: give FROM..TO, the earlier "
+                        "date first", file, e->line, e->key, e->value);
+            continue;
+        }
+        for (size_t j = 0; j < i; j++) {
+            const entry *f = &project->entries[j];
+            long other_from, other_to;
+            if (strcmp(f->spec->section, "periods") != 0 || strcmp(f->key, e->key) == 0) continue;
+            if (period_bounds(f->value, &other_from, &other_to) && other_from <= other_to && from <= other_to &&
+                other_from <= to) {
+                add_problem(&state->problems, "%s:%d: [periods] %s = %s overlaps %s = %s (line %d): a record belongs "
+                            "to one period at most, so make them follow one another", file, e->line, e->key,
+                            e->value, f->key, f->value, f->line);
+                break;
+            }
+        }
+    }
+}
+
 static void check_project(load_state *state)
 {
     hm_project *project = state->project;
     const char *file = state->display_path;
+    check_periods(state);
     if (!first_entry(project, "boundaries", "wards") && !strstr(state->problems.text, "[boundaries] wards"))
         add_problem(&state->problems, "%s: [boundaries] wards is missing: name the ward boundary file, e.g. "
                     "wards = wards.gpkg", file);

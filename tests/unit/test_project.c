@@ -166,6 +166,17 @@ static void expect_problem(const char *text, ...)
     hm_ctx_destroy(ctx);
 }
 
+/* Loads `text` and checks that it loads. */
+static void expect_no_problem(const char *text)
+{
+    hm_ctx *ctx = hm_ctx_create();
+    hm_project *project = NULL;
+    const char *path = write_file("good.ini", text);
+    if (hm_project_load(ctx, path, &project) != HM_OK) fail_msg("refused: %s", hm_error_message(ctx));
+    hm_project_destroy(project);
+    hm_ctx_destroy(ctx);
+}
+
 #define BASE "[boundaries]\nwards = wards.gpkg\n[inputs]\nincidents = a.csv\n"
 
 static void test_problems_name_line_key_and_valid_values(void **state)
@@ -193,6 +204,13 @@ static void test_problems_name_line_key_and_valid_values(void **state)
                    NULL);
     expect_problem(BASE "[periods]\nq1 = 2026-01..2026-13\n", "bad.ini:6: [periods] q1 = 2026-01..2026-13: give "
                    "FROM..TO", NULL);
+    expect_problem(BASE "[periods]\nq1 = 2026-06..2026-04\n", "bad.ini:6: [periods] q1 = 2026-06..2026-04 ends "
+                   "before it starts", NULL);
+    expect_problem(BASE "[periods]\nq1 = 2026-01..2026-03\nq2 = 2026-03-15..2026-06\n", "bad.ini:7: [periods] q2 = "
+                   "2026-03-15..2026-06 overlaps q1 = 2026-01..2026-03 (line 6)", NULL);
+    /* Periods that follow one another, by month and by day, are fine. */
+    expect_no_problem(BASE "[periods]\nq1 = 2026-01..2026-03\nq2 = 2026-04..2026-06\nq3 = 2026-07-01..2026-07-15\n"
+                      "q4 = 2026-07-16..2026-09\n");
     expect_problem(BASE "[harm]\nhalf_life = 180d\n", "bad.ini:6: [harm] half_life needs reference_date", NULL);
     expect_problem(BASE "[harm]\nindex = chi\n", "bad.ini:6: [harm] index = chi: not one of cchi or css", NULL);
     expect_problem(BASE "[density]\nextent = beats\n", "[density] extent = beats, but [boundaries] names no beats",
