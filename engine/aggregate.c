@@ -2550,6 +2550,15 @@ static int compute(agg_run *run)
     if (fabs(ward_total - result->placed_harm_total) > 1e-9 * fmax(1.0, result->placed_harm_total))
         return hm_error(run->ctx, HM_EINTERNAL, "harm not conserved: wards sum to %.17g, placed records to %.17g",
                         ward_total, result->placed_harm_total);
+    /* A period no record falls in is most likely mistyped dates: its columns would all be 0 and its change tests
+     * would read as a fall to nothing. */
+    for (size_t p = 0; p < result->period_count; p++) {
+        long long in_period = 0;
+        for (size_t i = 0; i < result->wards.count; i++) in_period += result->wards.areas[i].period_count[p];
+        if (in_period == 0)
+            hm_warn(run->ctx, "period %s holds no record placed in a ward: its columns are all 0; check its dates "
+                    "against the records' (--period, or [periods] in a project)", result->periods[p].text);
+    }
     if (run->options->public_mode) select_public_records(run);
     status = compute_set(run, &result->wards);
     if (status == HM_OK && result->has_beats) status = compute_set(run, &result->beats);

@@ -50,4 +50,10 @@ expect_failure 2 "needs --population" "$HM_BINARY" aggregate -q in.gpkg --hotspo
 expect_failure 2 "give a positive number of days" "$HM_BINARY" aggregate -q in.gpkg --half-life soon
 expect_failure 2 "unknown option" "$HM_BINARY" aggregate -q in.gpkg --frobnicate
 expect_failure 1 "weights.csv" "$HM_BINARY" aggregate -q in.gpkg --recompute-harm --harm-index weights.csv
+# A period no record falls in (mistyped dates): the run goes on, and says so.
+"$HM_BINARY" aggregate in.gpkg --period before:2023-01..2023-06 --period later:2030-01..2030-03 -o empty \
+  >empty.log 2>&1 || { cat empty.log; fail "aggregate with an empty period failed"; }
+grep -q "warning: period later:2030-01..2030-03 holds no record placed in a ward" empty.log ||
+  fail "no warning for a period no record falls in: $(cat empty.log)"
+grep -q "warning: period before" empty.log && fail "a period with records was called empty: $(cat empty.log)"
 echo "aggregate: bad input reported"
