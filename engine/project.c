@@ -753,7 +753,6 @@ hm_project *hm_project_destroy(hm_project *project)
     return NULL;
 }
 
-/* Checks across keys, once every line has been read. */
 /* A period's first and last day as YYYYMMDD numbers, a month's last day as its 31st (only compared, never shown).
  * 0 when the value is not FROM..TO (already a problem of its own). */
 static int period_bounds(const char *value, long *from, long *to)
@@ -798,6 +797,7 @@ static void check_periods(load_state *state)
     }
 }
 
+/* Checks across keys, once every line has been read. */
 static void check_project(load_state *state)
 {
     hm_project *project = state->project;
