@@ -330,6 +330,20 @@ static int parse_date_prefix(const char *text, size_t length, int *parts)
     return 1;
 }
 
+/* A period's first and last day as YYYYMMDD numbers, a month's last day as its 31st (only compared, never shown).
+ * 0 when the value is not FROM..TO with dates YYYY-MM or YYYY-MM-DD. */
+static int period_bounds(const char *value, long *from, long *to)
+{
+    const char *dots = strstr(value, "..");
+    int parts_from = 0, parts_to = 0;
+    if (!dots || !parse_date_prefix(value, (size_t)(dots - value), &parts_from) || parts_from < 2 ||
+        !parse_date_prefix(dots + 2, strlen(dots + 2), &parts_to) || parts_to < 2)
+        return 0;
+    *from = atol(value) * 10000 + atol(value + 5) * 100 + (parts_from == 3 ? atol(value + 8) : 1);
+    *to = atol(dots + 2) * 10000 + atol(dots + 7) * 100 + (parts_to == 3 ? atol(dots + 10) : 31);
+    return 1;
+}
+
 /* ---- problems ---- */
 
 typedef struct problems {
@@ -579,10 +593,8 @@ static int check_value(load_state *state, const key_spec *spec, const char *key,
         return 0;
     }
     case V_PERIOD: {
-        const char *dots = strstr(value, "..");
-        int parts_from = 0, parts_to = 0;
-        int ok = dots && parse_date_prefix(value, (size_t)(dots - value), &parts_from) && parts_from >= 2 &&
-                 parse_date_prefix(dots + 2, strlen(dots + 2), &parts_to) && parts_to >= 2;
+        long from, to;
+        int ok = period_bounds(value, &from, &to);
         int name_ok = (key[0] >= 'a' && key[0] <= 'z') || (key[0] >= 'A' && key[0] <= 'Z');
         for (const char *c = key; *c && name_ok; c++)
             name_ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_';
@@ -751,20 +763,6 @@ hm_project *hm_project_destroy(hm_project *project)
 {
     free_project(project);
     return NULL;
-}
-
-/* A period's first and last day as YYYYMMDD numbers, a month's last day as its 31st (only compared, never shown).
- * 0 when the value is not FROM..TO (already a problem of its own). */
-static int period_bounds(const char *value, long *from, long *to)
-{
-    const char *dots = strstr(value, "..");
-    int parts_from = 0, parts_to = 0;
-    if (!dots || !parse_date_prefix(value, (size_t)(dots - value), &parts_from) || parts_from < 2 ||
-        !parse_date_prefix(dots + 2, strlen(dots + 2), &parts_to) || parts_to < 2)
-        return 0;
-    *from = atol(value) * 10000 + atol(value + 5) * 100 + (parts_from == 3 ? atol(value + 8) : 1);
-    *to = atol(dots + 2) * 10000 + atol(dots + 7) * 100 + (parts_to == 3 ? atol(dots + 10) : 31);
-    return 1;
 }
 
 /* Periods that end before they start or overlap are refused here, naming their lines, rather than by aggregate
